@@ -1,0 +1,5 @@
+import sys
+
+from qarion_pypi.cli import main
+
+sys.exit(main())

@@ -1,0 +1,153 @@
+"""pip, uv and twine endpoints: simple pages, legacy upload, downloads (PEP 503/691/658/700)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from packaging.utils import canonicalize_name
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from qarion_pypi.api import urls
+from qarion_pypi.api.http import context, link_prefix, principal
+from qarion_pypi.api.uploading import receive_upload
+from qarion_pypi.auth.permissions import Permission, effective_permission, require
+from qarion_pypi.auth.principal import Principal
+from qarion_pypi.db import Row
+from qarion_pypi.errors import NotFound
+from qarion_pypi.repositories.hosted import HostedSource
+from qarion_pypi.services import files, repositories
+from qarion_pypi.simple import render
+from qarion_pypi.simple.cache import RenderedPage, make_page
+from qarion_pypi.simple.negotiate import SUPPORTED, Choice, NotAcceptable, negotiate
+
+
+async def _repository(request: Request, needed: Permission, action: str) -> tuple[Row, Principal]:
+    """The repository in the path and the caller: 401 before anything else, then 404/403."""
+    ctx = context(request)
+    caller = await principal(request)
+    params = request.path_params
+    repository = await repositories.resolve_client_repository(ctx, params["space_slug"], params["repository_slug"])
+    held = await effective_permission(ctx.db, caller, repository["space_id"], repository)
+    require(held, needed, action, "this repository")
+    return repository, caller
+
+
+def _negotiate(request: Request) -> Choice | Response:
+    try:
+        return negotiate(request.headers.get("accept"), request.query_params.get("format"))
+    except NotAcceptable:
+        return PlainTextResponse(
+            "Not Acceptable. Supported media types: " + ", ".join(SUPPORTED),
+            status_code=406,
+            headers={"Vary": "Accept"},
+        )
+
+
+def _page_response(request: Request, page: RenderedPage) -> Response:
+    headers = {"ETag": page.etag, "Vary": "Accept", "Cache-Control": "private, max-age=0, must-revalidate"}
+    if page.etag in _etags(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, headers={**headers, "Content-Type": page.content_type})
+
+
+def _etags(header: str | None) -> set[str]:
+    return {tag.strip().removeprefix("W/") for tag in header.split(",")} if header else set()
+
+
+async def _cached(
+    request: Request, repository: Row, project: str | None, choice: Choice, build: Callable[[], Awaitable[bytes | None]]
+) -> Response:
+    ctx = context(request)
+    prefix = link_prefix(request)
+    key = (repository["id"], repository["serial"], project, choice.media_type, prefix)
+    page = ctx.pages.get(key)
+    if page is None:
+        body = await build()
+        if body is None:
+            raise NotFound("Project not found.")
+        page = make_page(body, choice.content_type)
+        ctx.pages.put(key, page)
+    return _page_response(request, page)
+
+
+def _source(request: Request, repository: Row) -> HostedSource:
+    prefix = link_prefix(request)
+    return HostedSource(context(request).db, repository, lambda fid, name: urls.download(prefix, fid, name))
+
+
+async def simple_index(request: Request) -> Response:
+    repository, _ = await _repository(request, Permission.VIEW, "view")
+    choice = _negotiate(request)
+    if isinstance(choice, Response):
+        return choice
+
+    async def build() -> bytes:
+        projects = await _source(request, repository).project_list()
+        return render.project_list_json(projects) if choice.is_json else render.project_list_html(projects)
+
+    return await _cached(request, repository, None, choice, build)
+
+
+async def simple_project(request: Request) -> Response:
+    repository, _ = await _repository(request, Permission.VIEW, "view")
+    name = request.path_params["project"]
+    normalized = canonicalize_name(name)
+    if name != normalized:  # PEP 503: redirect to the normalized URL
+        target = request.url.path.rstrip("/").rsplit("/", 1)[0] + f"/{normalized}/"
+        if request.url.query:
+            target += "?" + request.url.query
+        return RedirectResponse(target, status_code=301)
+    choice = _negotiate(request)
+    if isinstance(choice, Response):
+        return choice
+
+    async def build() -> bytes | None:
+        page = await _source(request, repository).project_page(normalized)
+        if page is None:
+            return None
+        return render.project_page_json(page) if choice.is_json else render.project_page_html(page)
+
+    return await _cached(request, repository, normalized, choice, build)
+
+
+async def legacy_upload(request: Request) -> Response:
+    repository, caller = await _repository(request, Permission.PUBLISH, "publish")
+    await receive_upload(request, caller, repository, file_field="content", legacy=True)
+    return PlainTextResponse("OK")
+
+
+async def download(request: Request) -> Response:
+    ctx = context(request)
+    caller = await principal(request)
+    file = await files.get_file(ctx, request.path_params["file_id"])
+    held = await effective_permission(ctx.db, caller, file["space_id"])
+    require(held, Permission.VIEW, "view", "this file")
+    requested = request.path_params["filename"]
+    headers = {"Cache-Control": "private, max-age=31536000, immutable"}
+    if requested == file["filename"]:
+        path = ctx.blobs.local_path(file["sha256"])
+        if path is None:
+            raise NotFound("File not found.")
+        return FileResponse(
+            path, media_type="application/octet-stream", headers={**headers, "ETag": f'"{file["sha256"]}"'}
+        )
+    if requested == file["filename"] + ".metadata" and file["metadata_sha256"]:
+        body = await ctx.blobs.read_bytes(file["metadata_sha256"])
+        return Response(
+            body, media_type="text/plain; charset=utf-8", headers={**headers, "ETag": f'"{file["metadata_sha256"]}"'}
+        )
+    raise NotFound("File not found.")
+
+
+_REPO = "/pypi/spaces/{space_slug}/repositories/{repository_slug}"
+
+routes = [
+    Route(_REPO + "/simple/", simple_index, methods=["GET", "HEAD"]),
+    Route(_REPO + "/simple/{project}/", simple_project, methods=["GET", "HEAD"]),
+    # twine does not follow redirects, so both spellings answer directly.
+    Route(_REPO + "/legacy/", legacy_upload, methods=["POST"]),
+    Route(_REPO + "/legacy", legacy_upload, methods=["POST"]),
+    Route("/pypi/files/{file_id}/{filename}", download, methods=["GET", "HEAD"]),
+]

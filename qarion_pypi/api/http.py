@@ -1,0 +1,97 @@
+"""Request and response helpers shared by both surfaces, and the one error mapping per surface."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
+from qarion_pypi.auth.credentials import MalformedCredentials, parse_authorization
+from qarion_pypi.auth.principal import Principal
+from qarion_pypi.context import Context
+from qarion_pypi.errors import BadRequest, NotFound, QarionError, Unauthenticated
+from qarion_pypi.services import users
+
+API_PREFIX = "/api/v1.0"
+CLIENT_PREFIX = API_PREFIX + "/pypi/"
+REALM = 'Basic realm="Qarion PyPI", charset="UTF-8"'
+MAX_JSON_BYTES = 1024 * 1024
+
+
+def context(request: Request) -> Context:
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+async def principal(request: Request) -> Principal:
+    """The authenticated caller; Unauthenticated when credentials are missing or wrong."""
+    try:
+        credentials = parse_authorization(request.headers.get("authorization"))
+    except MalformedCredentials as exc:
+        raise Unauthenticated(f"Unreadable credentials: {exc}.") from None
+    if credentials is None:
+        raise Unauthenticated("Authentication required: send an API key (Bearer, or Basic __token__:KEY).")
+    return await users.authenticate(context(request), credentials)
+
+
+def base_url(request: Request) -> str:
+    """Absolute URL prefix for links in management responses."""
+    configured = context(request).settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    return str(request.base_url).rstrip("/")
+
+
+def link_prefix(request: Request) -> str:
+    """Prefix for links inside simple pages: root-relative unless a public URL is configured."""
+    configured = context(request).settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    # Inside a Mount, root_path includes the mount's prefix; app_root_path is the server's own.
+    return str(request.scope.get("app_root_path", request.scope.get("root_path", "")))
+
+
+async def read_json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_JSON_BYTES:
+        raise BadRequest("Request body is too large.")
+    if not body:
+        return {}
+    try:
+        document = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise BadRequest("Request body is not valid JSON.") from None
+    if not isinstance(document, dict):
+        raise BadRequest("Request body must be a JSON object.")
+    return document
+
+
+def json_response(content: Any, status_code: int = 200) -> JSONResponse:
+    return JSONResponse(content, status_code=status_code)
+
+
+def is_client_path(path: str) -> bool:
+    return path.startswith(CLIENT_PREFIX)
+
+
+def error_response(request: Request, exc: Exception) -> Response:
+    """The one place domain errors become HTTP, per surface."""
+    assert isinstance(exc, QarionError)
+    if is_client_path(request.url.path):
+        return client_error(exc)
+    headers = {"WWW-Authenticate": REALM} if isinstance(exc, Unauthenticated) else None
+    body = {"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors]}
+    return JSONResponse(body, status_code=exc.status, headers=headers)
+
+
+NOT_FOUND_BODY = "Not Found"
+
+
+def client_error(exc: QarionError) -> Response:
+    """pip/twine surface: plain text; every 404 is the same bytes so nothing private leaks."""
+    if isinstance(exc, NotFound):
+        return PlainTextResponse(NOT_FOUND_BODY, status_code=404)
+    headers = {"WWW-Authenticate": REALM} if isinstance(exc, Unauthenticated) else None
+    return PlainTextResponse(exc.detail, status_code=exc.status, headers=headers)

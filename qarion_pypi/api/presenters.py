@@ -1,0 +1,145 @@
+"""Rows and views turned into the seed's JSON shapes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from qarion_pypi.api import urls
+from qarion_pypi.auth.permissions import Permission
+from qarion_pypi.db import Row
+from qarion_pypi.services.packages import PackageView
+
+# Scanning arrives with the scanning issue; until then every repository has this policy, which
+# is what PATCHing nothing would give, and every file is unscanned.
+DEFAULT_SCAN_POLICY: dict[str, Any] = {
+    "enabled": False,
+    "provider": "osv",
+    "target_python_version": None,
+    "target_platform": None,
+    "include_public_index": False,
+    "public_index_url": None,
+    "extra_index_urls": [],
+    "enforcement_mode": "report_only",
+    "severity_threshold": "high",
+    "block_pending": False,
+    "block_failed": False,
+}
+_SEVERITIES = ("low", "medium", "high", "critical")
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def security_summary(file_count: int) -> dict[str, Any]:
+    return {
+        "files_total": file_count,
+        "by_status": {"not_scanned": file_count, "pending": 0, "running": 0, "completed": 0, "failed": 0, "skipped": 0},
+        "by_severity": dict.fromkeys(_SEVERITIES, 0),
+        "blocked_files": 0,
+    }
+
+
+def space(row: Row) -> dict[str, Any]:
+    return {"id": row["id"], "slug": row["slug"], "name": row["name"], "created_at": _time(row["created_at"])}
+
+
+def user(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "username": row["username"],
+        "is_admin": row["is_admin"],
+        "created_at": _time(row["created_at"]),
+    }
+
+
+def api_key(row: Row, key: str | None = None) -> dict[str, Any]:
+    document = {
+        "id": row["id"],
+        "name": row["name"],
+        "prefix": row["prefix"],
+        "created_at": _time(row["created_at"]),
+        "last_used_at": _time(row["last_used_at"]),
+        "revoked_at": _time(row["revoked_at"]),
+    }
+    if key is not None:
+        document["key"] = key
+    return document
+
+
+def repository(row: Row, space_row: Row, counts: tuple[int, int], permission: Permission, base: str) -> dict[str, Any]:
+    package_count, file_count = counts
+    return {
+        "id": row["id"],
+        "space_id": row["space_id"],
+        "project_scope_id": row["project_scope_id"],
+        "project_scope": None,
+        "kind": row["kind"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "description": row["description"],
+        "is_active": row["is_active"],
+        "archived_at": _time(row["archived_at"]),
+        "created_at": _time(row["created_at"]),
+        "updated_at": _time(row["updated_at"]),
+        "created_by_id": row["created_by_id"],
+        "updated_by_id": row["updated_by_id"],
+        "package_count": package_count,
+        "file_count": file_count,
+        "simple_index_url": urls.simple_index(base, space_row["slug"], row["slug"]),
+        "upload_url": urls.upload(base, space_row["slug"], row["slug"]),
+        "effective_permissions": permission.granted(),
+        "scan_policy": dict(DEFAULT_SCAN_POLICY),
+        "security_summary": security_summary(file_count),
+    }
+
+
+def file(row: Row, base: str) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "repository_id": row["repository_id"],
+        "package_id": row["package_id"],
+        "filename": row["filename"],
+        "version": row["version"],
+        "distribution_type": row["distribution_type"],
+        "python_version": row["python_version"],
+        "requires_python": row["requires_python"],
+        "content_type": row["content_type"],
+        "size": row["size"],
+        "sha256": row["sha256"],
+        "md5": row["md5"],
+        "blake2_256": row["blake2_256"],
+        "core_metadata_sha256": row["metadata_sha256"],
+        "storage_backend": row["storage_backend"],
+        "yanked": row["yanked"],
+        "yanked_reason": row["yanked_reason"],
+        "yanked_at": _time(row["yanked_at"]),
+        "scan_status": "not_scanned",
+        "vulnerability_summary": {"finding_count": 0, "max_severity": None},
+        "is_blocked": False,
+        "blocked_reason": None,
+        "uploaded_by_id": row["uploaded_by_id"],
+        "uploaded_by": row.get("uploaded_by"),
+        "uploaded_at": _time(row["created_at"]),
+        "download_url": urls.download(base, row["id"], row["filename"]),
+    }
+
+
+def package(view: PackageView, base: str, *, with_files: bool = True) -> dict[str, Any]:
+    row = view.package
+    document: dict[str, Any] = {
+        "id": row["id"],
+        "repository_id": row["repository_id"],
+        "name": row["name"],
+        "normalized_name": row["normalized_name"],
+        "summary": view.summary,
+        "latest_version": view.latest_version,
+        "created_at": _time(row["created_at"]),
+        "updated_at": _time(row["updated_at"]),
+        "versions": view.versions,
+        "file_count": len(view.files),
+    }
+    if with_files:
+        document["files"] = [file(f, base) for f in view.files]
+    return document

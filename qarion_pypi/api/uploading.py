@@ -1,0 +1,24 @@
+"""Both upload doors (twine's legacy API, the management API) come through here."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from qarion_pypi.api.http import context
+from qarion_pypi.api.multipart import read_upload_form
+from qarion_pypi.auth.principal import Principal
+from qarion_pypi.db import Row
+from qarion_pypi.services import uploads
+
+
+async def receive_upload(
+    request: Request, principal: Principal, repository: Row, *, file_field: str, legacy: bool
+) -> uploads.UploadOutcome:
+    ctx = context(request)
+    form = await read_upload_form(request, file_field, ctx.blobs.incoming, ctx.settings.max_upload_bytes)
+    assert form.blob is not None
+    try:
+        upload = uploads.Upload(form=form.first_values(), filename=form.filename, blob=form.blob, legacy=legacy)
+        return await uploads.accept(ctx, principal, repository, upload)
+    finally:
+        form.discard()

@@ -1,0 +1,73 @@
+"""The composition root: settings in, a pure-ASGI Starlette app out."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from qarion_pypi.api import client, management
+from qarion_pypi.api.http import API_PREFIX, error_response
+from qarion_pypi.config import Settings
+from qarion_pypi.context import Context
+from qarion_pypi.db import Database
+from qarion_pypi.errors import QarionError
+from qarion_pypi.services import users
+from qarion_pypi.simple.cache import PageCache
+from qarion_pypi.storage import FilesystemBlobStore
+
+log = logging.getLogger("qarion_pypi")
+
+
+def build_context(settings: Settings) -> Context:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Context(
+        settings=settings,
+        db=Database(settings.resolved_database_url),
+        blobs=FilesystemBlobStore(settings.resolved_blob_dir),
+        pages=PageCache(settings.page_cache_entries),
+    )
+
+
+async def open_context(ctx: Context) -> str | None:
+    """Connect and prepare the schema; returns a newly generated admin key, if any."""
+    await ctx.db.connect()
+    await ctx.db.create_schema()
+    return await users.bootstrap(ctx)
+
+
+def announce_admin_key(key: str) -> None:
+    # Printed once, to the terminal that started the server; it is not stored anywhere.
+    print(
+        "Created platform admin 'admin' with API key (shown only this once):\n"
+        f"    {key}\n"
+        "Set QARION_PYPI_ADMIN_KEY before the first start to choose it instead.",
+        file=sys.stdout,
+        flush=True,
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    ctx = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        key = await open_context(ctx)
+        if key:
+            announce_admin_key(key)
+        try:
+            yield
+        finally:
+            await ctx.db.disconnect()
+
+    app = Starlette(
+        routes=[Mount(API_PREFIX, routes=[*client.routes, *management.routes])],
+        exception_handlers={QarionError: error_response},
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    return app

@@ -1,0 +1,1 @@
+"""Credentials, principals and the one permission function."""

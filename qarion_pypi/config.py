@@ -1,0 +1,173 @@
+"""Settings: defaults, then a TOML file, then ``QARION_PYPI_*`` variables, then CLI flags.
+
+This is the only module that reads the environment (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "QARION_PYPI_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("qarion-data")
+    # Absolute URL clients use to reach the server (behind a proxy); derived from requests if empty.
+    public_url: str = ""
+    # SQLAlchemy-style URL; empty means ``sqlite:///<data_dir>/qarion.db``.
+    database_url: str = ""
+    # Blob directory; empty means ``<data_dir>/blobs``.
+    blob_dir: str = ""
+    admin_key: str = ""
+    max_upload_bytes: int = 4 * 1024**3
+    # Per-member and total uncompressed limits guard against zip and gzip bombs.
+    max_metadata_bytes: int = 4 * 1024**2
+    max_compression_ratio: int = 100
+    upstream_index_url: str = ""
+    outbound_allow_private: bool = False
+    log_level: str = "info"
+    page_cache_entries: int = 4096
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'qarion.db').resolve()}"
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return Path(self.blob_dir) if self.blob_dir else self.data_dir / "blobs"
+
+
+# TOML section/key -> settings attribute. Every key is documented in config.example.toml.
+_TOML_KEYS: dict[tuple[str, str], str] = {
+    ("server", "host"): "host",
+    ("server", "port"): "port",
+    ("server", "data_dir"): "data_dir",
+    ("server", "public_url"): "public_url",
+    ("server", "log_level"): "log_level",
+    ("database", "url"): "database_url",
+    ("storage", "blob_dir"): "blob_dir",
+    ("auth", "admin_key"): "admin_key",
+    ("uploads", "max_upload_bytes"): "max_upload_bytes",
+    ("uploads", "max_metadata_bytes"): "max_metadata_bytes",
+    ("uploads", "max_compression_ratio"): "max_compression_ratio",
+    ("simple", "page_cache_entries"): "page_cache_entries",
+    ("upstream", "index_url"): "upstream_index_url",
+    ("outbound", "allow_private"): "outbound_allow_private",
+}
+
+_ENV_KEYS: dict[str, str] = {
+    "HOST": "host",
+    "PORT": "port",
+    "DATA_DIR": "data_dir",
+    "PUBLIC_URL": "public_url",
+    "LOG_LEVEL": "log_level",
+    "DATABASE_URL": "database_url",
+    "BLOB_DIR": "blob_dir",
+    "ADMIN_KEY": "admin_key",
+    "MAX_UPLOAD_BYTES": "max_upload_bytes",
+    "MAX_METADATA_BYTES": "max_metadata_bytes",
+    "MAX_COMPRESSION_RATIO": "max_compression_ratio",
+    "PAGE_CACHE_ENTRIES": "page_cache_entries",
+    "UPSTREAM_INDEX_URL": "upstream_index_url",
+    "OUTBOUND_ALLOW_PRIVATE": "outbound_allow_private",
+}
+
+_TYPES = {f.name: f.type for f in fields(Settings)}
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = _TYPES[name]
+    try:
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError
+            return int(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError
+        if kind == "Path":
+            return Path(str(value))
+        if not isinstance(value, str):
+            raise ValueError
+        return value
+    except ValueError:
+        raise ConfigError(f"{source}: {value!r} is not a valid {kind}") from None
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    values: dict[str, Any] = {}
+    for section, table in document.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+        for key, value in table.items():
+            name = _TOML_KEYS.get((section, key))
+            if name is None:
+                raise ConfigError(f"{path}: unknown setting [{section}] {key}")
+            values[name] = _coerce(name, value, f"{path} [{section}] {key}")
+    return values
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for suffix, name in _ENV_KEYS.items():
+        raw = environ.get(ENV_PREFIX + suffix)
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw, ENV_PREFIX + suffix)
+    return values
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings from the four layers, later layers winning."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    if config_file is None and environ.get(ENV_PREFIX + "CONFIG"):
+        config_file = Path(environ[ENV_PREFIX + "CONFIG"])
+    if config_file is not None:
+        values.update(_from_toml(config_file))
+    values.update(_from_env(environ))
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    settings = replace(Settings(), **values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"port {settings.port} is out of range 1-65535")
+    if settings.max_upload_bytes <= 0:
+        raise ConfigError("max_upload_bytes must be positive")
+    if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
+        raise ConfigError("public_url must start with http:// or https://")

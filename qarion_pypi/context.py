@@ -1,0 +1,18 @@
+"""What every service needs, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qarion_pypi.config import Settings
+from qarion_pypi.db import Database
+from qarion_pypi.simple.cache import PageCache
+from qarion_pypi.storage import BlobStore
+
+
+@dataclass
+class Context:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    pages: PageCache

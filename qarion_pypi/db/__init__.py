@@ -1,0 +1,5 @@
+"""Metadata store: SQLAlchemy Core tables run through ``databases`` (SQLite or PostgreSQL)."""
+
+from qarion_pypi.db.database import Database, Row
+
+__all__ = ["Database", "Row"]

@@ -1,0 +1,82 @@
+"""The one database facade services use: Core statements in, plain mappings out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
+
+import databases
+import sqlalchemy as sa
+from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.ddl import CreateIndex, CreateTable
+
+from qarion_pypi.db import tables
+
+Row = Mapping[str, Any]
+
+SCHEMA_VERSION = "1"
+
+
+class _Databases(databases.Database):
+    SUPPORTED_BACKENDS: ClassVar[dict[str, str]] = {
+        **databases.Database.SUPPORTED_BACKENDS,
+        "sqlite": "qarion_pypi.db.sqlite:PooledSQLiteBackend",
+    }
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._db = _Databases(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    async def connect(self) -> None:
+        await self._db.connect()
+
+    async def disconnect(self) -> None:
+        await self._db.disconnect()
+
+    async def create_schema(self) -> bool:
+        """Create missing tables and indexes; True when the database was new."""
+        async with self.transaction():
+            existing = await self._table_exists("schema_info")
+            for table in tables.metadata.sorted_tables:
+                await self._db.execute(CreateTable(table, if_not_exists=True))
+                for index in table.indexes:
+                    await self._db.execute(CreateIndex(index, if_not_exists=True))
+            if not existing:
+                await self._db.execute(tables.schema_info.insert().values(key="version", value=SCHEMA_VERSION))
+        return not existing
+
+    async def _table_exists(self, name: str) -> bool:
+        if self.is_sqlite:
+            query = sa.text("SELECT 1 FROM sqlite_master WHERE type='table' AND name=:n")
+        else:
+            query = sa.text("SELECT 1 FROM information_schema.tables WHERE table_name=:n")
+        return await self._db.fetch_one(query.bindparams(n=name)) is not None
+
+    async def fetch_one(self, query: ClauseElement) -> Row | None:
+        record = await self._db.fetch_one(query)
+        return None if record is None else dict(record._mapping)
+
+    async def fetch_all(self, query: ClauseElement) -> list[Row]:
+        return [dict(record._mapping) for record in await self._db.fetch_all(query)]
+
+    async def fetch_val(self, query: ClauseElement) -> Any:
+        return await self._db.fetch_val(query)
+
+    async def execute(self, query: ClauseElement) -> Any:
+        return await self._db.execute(query)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """A write transaction: everything inside commits together or not at all."""
+        async with self._db.transaction():
+            yield
+
+    async def ping(self) -> None:
+        await self._db.fetch_val(sa.text("SELECT 1"))

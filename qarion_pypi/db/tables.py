@@ -1,0 +1,154 @@
+"""Portable SQLAlchemy Core schema. Ids are UUID strings; times are timezone-aware UTC."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from qarion_pypi.db.types import UTCDateTime
+
+metadata = sa.MetaData()
+
+
+def _id() -> sa.Column[str]:
+    return sa.Column("id", sa.String(36), primary_key=True)
+
+
+def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> sa.Column:
+    return sa.Column(name, sa.String(36), sa.ForeignKey(target, ondelete=ondelete), nullable=nullable)
+
+
+def _time(name: str, *, nullable: bool = False) -> sa.Column:
+    return sa.Column(name, UTCDateTime(), nullable=nullable)
+
+
+schema_info = sa.Table(
+    "schema_info",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    _id(),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
+    _time("created_at"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    _id(),
+    _fk("user_id", "users.id"),
+    sa.Column("name", sa.String(128), nullable=False),
+    # Shown to people so they can tell keys apart; never enough to use the key.
+    sa.Column("prefix", sa.String(16), nullable=False),
+    # SHA-256 of the whole key: keys are high-entropy, so a slow hash adds nothing.
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    _time("created_at"),
+    _time("last_used_at", nullable=True),
+    _time("revoked_at", nullable=True),
+)
+
+spaces = sa.Table(
+    "spaces",
+    metadata,
+    _id(),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    _time("created_at"),
+    _fk("created_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+)
+
+space_members = sa.Table(
+    "space_members",
+    metadata,
+    _fk("space_id", "spaces.id"),
+    _fk("user_id", "users.id"),
+    sa.Column("role", sa.String(16), nullable=False),
+    _time("created_at"),
+    sa.PrimaryKeyConstraint("space_id", "user_id"),
+)
+
+repositories = sa.Table(
+    "repositories",
+    metadata,
+    _id(),
+    _fk("space_id", "spaces.id"),
+    sa.Column("project_scope_id", sa.String(36), nullable=True),
+    # project_scope_id or "" for space-wide: NULLs never collide in a unique index.
+    sa.Column("scope_key", sa.String(36), nullable=False, default=""),
+    sa.Column("kind", sa.String(16), nullable=False, default="hosted"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("slug", sa.String(64), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("is_active", sa.Boolean, nullable=False, default=True),
+    _time("archived_at", nullable=True),
+    _time("created_at"),
+    _time("updated_at"),
+    _fk("created_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+    _fk("updated_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+    # Bumped by every change to the repository's contents: keys page caches and ETags.
+    sa.Column("serial", sa.Integer, nullable=False, default=0),
+    sa.UniqueConstraint("space_id", "scope_key", "slug", name="uq_repository_slug"),
+)
+
+packages = sa.Table(
+    "packages",
+    metadata,
+    _id(),
+    _fk("repository_id", "repositories.id"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("normalized_name", sa.String(200), nullable=False),
+    sa.Column("summary", sa.Text, nullable=False, default=""),
+    _time("created_at"),
+    _time("updated_at"),
+    sa.UniqueConstraint("repository_id", "normalized_name", name="uq_package_name"),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    _id(),
+    _fk("repository_id", "repositories.id"),
+    _fk("package_id", "packages.id"),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("version", sa.String(128), nullable=False),
+    sa.Column("distribution_type", sa.String(16), nullable=False),
+    sa.Column("python_version", sa.String(64), nullable=False, default=""),
+    sa.Column("requires_python", sa.String(255), nullable=True),
+    sa.Column("summary", sa.Text, nullable=False, default=""),
+    sa.Column("requires_dist", sa.JSON, nullable=False, default=list),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("md5", sa.String(32), nullable=False),
+    sa.Column("blake2_256", sa.String(64), nullable=False),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("storage_backend", sa.String(32), nullable=False),
+    # Core metadata (PEP 658) kept as its own blob; NULL when the file has none.
+    sa.Column("metadata_sha256", sa.String(64), nullable=True),
+    sa.Column("yanked", sa.Boolean, nullable=False, default=False),
+    sa.Column("yanked_reason", sa.Text, nullable=True),
+    _time("yanked_at", nullable=True),
+    _fk("uploaded_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+    _time("created_at"),
+    sa.UniqueConstraint("repository_id", "filename", name="uq_file_filename"),
+)
+
+# Every filename ever accepted per repository: a deleted file's name is never reused.
+filename_registry = sa.Table(
+    "filename_registry",
+    metadata,
+    _fk("repository_id", "repositories.id"),
+    sa.Column("filename", sa.String(255), nullable=False),
+    _time("created_at"),
+    sa.PrimaryKeyConstraint("repository_id", "filename"),
+)
+
+sa.Index("ix_files_package", files.c.package_id)
+sa.Index("ix_files_sha256", files.c.sha256)
+sa.Index("ix_files_metadata_sha256", files.c.metadata_sha256)
+sa.Index("ix_space_members_user", space_members.c.user_id)
+sa.Index("ix_api_keys_user", api_keys.c.user_id)

@@ -1,0 +1,1 @@
+"""Distribution files: names, safe archive reading, core metadata, upload rules."""

@@ -1,0 +1,89 @@
+"""Distribution filenames (wheel: PEP 427/491, sdist: PEP 625) parsed into one value type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from qarion_pypi.errors import BadRequest
+
+DistributionType = Literal["wheel", "sdist"]
+
+# The legacy upload API's ``filetype`` for each kind we accept.
+PACKAGETYPES: dict[DistributionType, str] = {"wheel": "bdist_wheel", "sdist": "sdist"}
+
+CONTENT_TYPES: dict[str, str] = {
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".tar.gz": "application/gzip",
+}
+
+_MAX_FILENAME = 255
+
+
+@dataclass(frozen=True)
+class DistFilename:
+    filename: str
+    name: NormalizedName
+    version: Version
+    distribution_type: DistributionType
+    extension: str
+    tags: frozenset[Tag] = frozenset()
+
+    @property
+    def packagetype(self) -> str:
+        return PACKAGETYPES[self.distribution_type]
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.extension]
+
+    @property
+    def python_tag(self) -> str:
+        """The ``pyversion`` twine sends: wheel python tags joined, ``source`` for sdists."""
+        if self.distribution_type == "sdist":
+            return "source"
+        return ".".join(sorted({tag.interpreter for tag in self.tags}))
+
+
+def parse_dist_filename(filename: str) -> DistFilename:
+    """Parse an uploaded filename, or raise BadRequest saying what is wrong with it."""
+    _check_plain_name(filename)
+    if filename.endswith(".whl"):
+        try:
+            name, version, _build, tags = parse_wheel_filename(filename)
+        except InvalidWheelFilename as exc:
+            raise BadRequest(f"Invalid wheel filename: {exc}") from None
+        return DistFilename(filename, name, version, "wheel", ".whl", tags)
+    for extension in (".tar.gz", ".zip"):
+        if filename.endswith(extension):
+            try:
+                name, version = parse_sdist_filename(filename)
+            except InvalidSdistFilename as exc:
+                raise BadRequest(f"Invalid source distribution filename: {exc}") from None
+            return DistFilename(filename, name, version, "sdist", extension)
+    raise BadRequest(
+        f"Invalid file extension: {filename!r}. Use .whl for wheels or .tar.gz for source "
+        "distributions (.zip is accepted for older sdists)."
+    )
+
+
+def _check_plain_name(filename: str) -> None:
+    if not filename:
+        raise BadRequest("Upload payload does not have a filename.")
+    if "/" in filename or "\\" in filename:
+        raise BadRequest("Cannot upload a file with '/' or '\\' in the name.")
+    if len(filename) > _MAX_FILENAME:
+        raise BadRequest(f"Filename is too long ({len(filename)} > {_MAX_FILENAME} characters).")
+    if not filename.isprintable() or not filename.isascii():
+        raise BadRequest("Filename must be printable ASCII.")

@@ -1,0 +1,70 @@
+"""The domain error tree. Services raise these; each HTTP surface maps them in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+
+class QarionError(Exception):
+    """Base of every error a service may raise on purpose."""
+
+    status = 400
+
+    def __init__(self, detail: str, errors: Sequence[FieldError] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = list(errors)
+
+
+class BadRequest(QarionError):
+    """The input is malformed or breaks a rule (an invalid upload, say)."""
+
+    status = 400
+
+
+class Unauthenticated(QarionError):
+    """Credentials are missing or wrong."""
+
+    status = 401
+
+
+class Forbidden(QarionError):
+    """The caller can see the resource but lacks the named access."""
+
+    status = 403
+
+
+class NotFound(QarionError):
+    """Missing, or not visible to the caller: the two are never told apart."""
+
+    status = 404
+
+
+class Conflict(QarionError):
+    """The request clashes with existing state (a slug in use, say)."""
+
+    status = 409
+
+
+class PayloadTooLarge(QarionError):
+    status = 413
+
+
+class ValidationFailed(QarionError):
+    """A JSON payload is invalid; ``errors`` names each field."""
+
+    status = 422
+
+
+class Unavailable(QarionError):
+    status = 503

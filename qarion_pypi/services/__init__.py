@@ -1,0 +1,1 @@
+"""Domain services: rules and transactions. They never see Starlette."""

@@ -1,0 +1,85 @@
+"""Spaces and their members."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from qarion_pypi.auth.permissions import ROLE_PERMISSIONS
+from qarion_pypi.auth.principal import Principal
+from qarion_pypi.context import Context
+from qarion_pypi.db import Row
+from qarion_pypi.db import tables as t
+from qarion_pypi.db.types import utcnow
+from qarion_pypi.errors import Conflict, FieldError, NotFound, ValidationFailed
+from qarion_pypi.services import users
+from qarion_pypi.services.naming import new_id, slug_error, slugify
+
+
+async def create_space(ctx: Context, principal: Principal, name: str, slug: str | None) -> Row:
+    slug = slug if slug is not None else slugify(name)
+    error = slug_error("slug", slug)
+    if error:
+        raise ValidationFailed("Invalid space.", [error])
+    async with ctx.db.transaction():
+        if await ctx.db.fetch_one(sa.select(t.spaces.c.id).where(t.spaces.c.slug == slug)):
+            raise Conflict(f"A space with slug {slug!r} already exists.")
+        row = {"id": new_id(), "slug": slug, "name": name, "created_at": utcnow(), "created_by_id": principal.user_id}
+        await ctx.db.execute(t.spaces.insert().values(**row))
+        await _put_member(ctx, row["id"], principal.user_id, "admin")
+    return row
+
+
+async def get_space(ctx: Context, slug: str) -> Row:
+    row = await ctx.db.fetch_one(sa.select(t.spaces).where(t.spaces.c.slug == slug))
+    if row is None:
+        raise NotFound(f"Space {slug!r} not found.")
+    return row
+
+
+async def list_spaces(ctx: Context, principal: Principal) -> list[Row]:
+    """Platform admins see every space; others the spaces they belong to."""
+    query = sa.select(t.spaces).order_by(t.spaces.c.slug)
+    if not principal.is_admin:
+        member_of = sa.select(t.space_members.c.space_id).where(t.space_members.c.user_id == principal.user_id)
+        query = query.where(t.spaces.c.id.in_(member_of))
+    return await ctx.db.fetch_all(query)
+
+
+async def set_member(ctx: Context, space: Row, username: str, role: str) -> Row:
+    if role not in ROLE_PERMISSIONS:
+        raise ValidationFailed("Invalid role.", [FieldError("role", f"must be one of: {', '.join(ROLE_PERMISSIONS)}")])
+    user = await users.get_user(ctx, username)
+    assert user is not None
+    async with ctx.db.transaction():
+        await ctx.db.execute(
+            t.space_members.delete().where(
+                t.space_members.c.space_id == space["id"], t.space_members.c.user_id == user["id"]
+            )
+        )
+        await _put_member(ctx, space["id"], user["id"], role)
+    return {"username": username, "user_id": user["id"], "role": role}
+
+
+async def remove_member(ctx: Context, space: Row, username: str) -> None:
+    user = await users.get_user(ctx, username)
+    assert user is not None
+    await ctx.db.execute(
+        t.space_members.delete().where(
+            t.space_members.c.space_id == space["id"], t.space_members.c.user_id == user["id"]
+        )
+    )
+
+
+async def list_members(ctx: Context, space: Row) -> list[Row]:
+    return await ctx.db.fetch_all(
+        sa.select(t.users.c.username, t.users.c.id.label("user_id"), t.space_members.c.role)
+        .join(t.users, t.users.c.id == t.space_members.c.user_id)
+        .where(t.space_members.c.space_id == space["id"])
+        .order_by(t.users.c.username)
+    )
+
+
+async def _put_member(ctx: Context, space_id: str, user_id: str, role: str) -> None:
+    await ctx.db.execute(
+        t.space_members.insert().values(space_id=space_id, user_id=user_id, role=role, created_at=utcnow())
+    )

@@ -1,0 +1,215 @@
+"""The one upload service behind both doors (twine's legacy API and the management API)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import anyio.to_thread
+import sqlalchemy as sa
+from packaging.version import Version
+
+from qarion_pypi.auth.principal import Principal
+from qarion_pypi.context import Context
+from qarion_pypi.db import Row
+from qarion_pypi.db import tables as t
+from qarion_pypi.db.types import utcnow
+from qarion_pypi.distributions import rules
+from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
+from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
+from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
+from qarion_pypi.errors import BadRequest, Conflict
+from qarion_pypi.services import repositories
+from qarion_pypi.services.blobs import release_unreferenced
+from qarion_pypi.services.naming import new_id
+from qarion_pypi.storage import Digests, IncomingBlob
+
+
+@dataclass
+class Upload:
+    """What arrived: the text fields, the file part's name and its finished staging blob."""
+
+    form: Mapping[str, str]
+    filename: str
+    blob: IncomingBlob
+    legacy: bool
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    created: bool
+    package: Row
+    file: Row
+
+
+async def accept(ctx: Context, principal: Principal, repository: Row, upload: Upload) -> UploadOutcome:
+    """Validate an upload completely, then record it; nothing is kept when a check fails."""
+    refusal = repositories.accepts_uploads(repository)
+    if refusal:
+        raise Conflict(refusal)
+    if upload.legacy:
+        rules.check_legacy_action(upload.form)
+    dist = parse_dist_filename(upload.filename)
+    if upload.legacy:
+        rules.check_form_against_filename(upload.form, dist)
+    digests = upload.blob.digests
+    assert digests is not None, "the blob must be finished before it is accepted"
+    rules.check_size(digests.size, ctx.settings.max_upload_bytes)
+    rules.check_digests(upload.form, digests)
+    metadata = await _read_metadata(ctx, upload.blob, dist)
+    rules.check_metadata_against_filename(metadata, dist)
+    return await _record(ctx, principal, repository, upload.blob, dist, digests, metadata)
+
+
+async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata:
+    limits = ArchiveLimits(ctx.settings.max_metadata_bytes, ctx.settings.max_compression_ratio)
+    raw = await anyio.to_thread.run_sync(read_core_metadata, blob.path, dist, limits)
+    return parse_core_metadata(raw)
+
+
+async def _record(
+    ctx: Context,
+    principal: Principal,
+    repository: Row,
+    blob: IncomingBlob,
+    dist: DistFilename,
+    digests: Digests,
+    metadata: CoreMetadata,
+) -> UploadOutcome:
+    placed: list[str] = []
+    try:
+        async with ctx.db.transaction():
+            existing = await _existing_file(ctx, repository["id"], dist.filename)
+            if existing is not None:
+                if existing["sha256"] != digests.sha256:
+                    raise BadRequest(
+                        f"File already exists ('{dist.filename}', with sha256 hash "
+                        f"'{existing['sha256']}'). A file's contents can never change; "
+                        "upload a new version instead."
+                    )
+                package = await _package_by_id(ctx, existing["package_id"])
+                return UploadOutcome(created=False, package=package, file=existing)
+            await _check_state(ctx, repository["id"], dist, digests)
+            package = await _get_or_create_package(ctx, repository["id"], metadata)
+            await ctx.blobs.commit(blob)
+            placed.append(digests.sha256)
+            metadata_sha256 = await ctx.blobs.put_bytes(metadata.raw)
+            placed.append(metadata_sha256)
+            file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
+            file_row["storage_backend"] = ctx.blobs.name
+            await ctx.db.execute(t.files.insert().values(**file_row))
+            await ctx.db.execute(
+                t.filename_registry.insert().values(
+                    repository_id=repository["id"], filename=dist.filename, created_at=file_row["created_at"]
+                )
+            )
+            await repositories.touch(ctx, repository["id"], principal)
+    except BaseException:
+        await release_unreferenced(ctx, placed)
+        raise
+    return UploadOutcome(created=True, package=package, file=file_row)
+
+
+async def _existing_file(ctx: Context, repository_id: str, filename: str) -> Row | None:
+    return await ctx.db.fetch_one(
+        sa.select(t.files).where(t.files.c.repository_id == repository_id, t.files.c.filename == filename)
+    )
+
+
+async def _check_state(ctx: Context, repository_id: str, dist: DistFilename, digests: Digests) -> None:
+    """The rules that depend on what the repository already holds (or once held)."""
+    reused = await ctx.db.fetch_one(
+        sa.select(t.filename_registry.c.filename).where(
+            t.filename_registry.c.repository_id == repository_id,
+            t.filename_registry.c.filename == dist.filename,
+        )
+    )
+    if reused is not None:
+        raise BadRequest("This filename has already been used, use a different version.")
+    same_bytes = await ctx.db.fetch_one(
+        sa.select(t.files.c.filename).where(
+            t.files.c.repository_id == repository_id, t.files.c.sha256 == digests.sha256
+        )
+    )
+    if same_bytes is not None:
+        raise BadRequest(
+            f"File already exists ('{dist.filename}', with sha256 hash '{digests.sha256}'): "
+            f"the same contents were uploaded as '{same_bytes['filename']}'."
+        )
+    if dist.distribution_type == "sdist":
+        sdists = await ctx.db.fetch_all(
+            sa.select(t.files.c.version)
+            .join(t.packages, t.packages.c.id == t.files.c.package_id)
+            .where(
+                t.files.c.repository_id == repository_id,
+                t.packages.c.normalized_name == dist.name,
+                t.files.c.distribution_type == "sdist",
+            )
+        )
+        if any(Version(row["version"]) == dist.version for row in sdists):
+            raise BadRequest("Only one sdist may be uploaded per release.")
+
+
+async def _package_by_id(ctx: Context, package_id: str) -> Row:
+    row = await ctx.db.fetch_one(sa.select(t.packages).where(t.packages.c.id == package_id))
+    assert row is not None
+    return row
+
+
+async def _get_or_create_package(ctx: Context, repository_id: str, metadata: CoreMetadata) -> Row:
+    row = await ctx.db.fetch_one(
+        sa.select(t.packages).where(
+            t.packages.c.repository_id == repository_id,
+            t.packages.c.normalized_name == metadata.normalized_name,
+        )
+    )
+    now = utcnow()
+    if row is not None:
+        await ctx.db.execute(t.packages.update().where(t.packages.c.id == row["id"]).values(updated_at=now))
+        return {**row, "updated_at": now}
+    row = {
+        "id": new_id(),
+        "repository_id": repository_id,
+        "name": metadata.name,
+        "normalized_name": metadata.normalized_name,
+        "summary": metadata.summary,
+        "created_at": now,
+        "updated_at": now,
+    }
+    await ctx.db.execute(t.packages.insert().values(**row))
+    return row
+
+
+def _file_row(
+    repository: Row,
+    package: Row,
+    principal: Principal,
+    dist: DistFilename,
+    digests: Digests,
+    metadata: CoreMetadata,
+    metadata_sha256: str,
+) -> dict[str, object]:
+    return {
+        "id": new_id(),
+        "repository_id": repository["id"],
+        "package_id": package["id"],
+        "filename": dist.filename,
+        "version": str(metadata.version),
+        "distribution_type": dist.distribution_type,
+        "python_version": dist.python_tag,
+        "requires_python": metadata.requires_python,
+        "summary": metadata.summary,
+        "requires_dist": list(metadata.requires_dist),
+        "size": digests.size,
+        "sha256": digests.sha256,
+        "md5": digests.md5,
+        "blake2_256": digests.blake2_256,
+        "content_type": dist.content_type,
+        "storage_backend": "",
+        "metadata_sha256": metadata_sha256,
+        "yanked": False,
+        "yanked_reason": None,
+        "yanked_at": None,
+        "uploaded_by_id": principal.user_id,
+        "created_at": utcnow(),
+    }

@@ -1,0 +1,42 @@
+"""The structures every repository kind produces and both renderers consume."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# PEP 629 / PEP 700: 1.1 adds ``versions``, ``size`` and ``upload-time``.
+API_VERSION = "1.1"
+
+
+@dataclass(frozen=True)
+class ProjectEntry:
+    name: str
+    normalized_name: str
+
+
+@dataclass(frozen=True)
+class ProjectList:
+    projects: list[ProjectEntry]
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    filename: str
+    url: str
+    sha256: str
+    size: int
+    upload_time: datetime | None = None
+    requires_python: str | None = None
+    # PEP 592: False, or the reason (possibly empty) the file was yanked.
+    yanked: str | bool = False
+    # PEP 658/714: sha256 of the core metadata served at ``url + ".metadata"``.
+    metadata_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    name: str
+    normalized_name: str
+    files: list[FileEntry]
+    versions: list[str] = field(default_factory=list)

@@ -1,0 +1,83 @@
+"""Rendering the one structure: PEP 503 HTML and PEP 691 JSON (API version 1.1, PEP 700)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from html import escape
+from typing import Any
+
+from qarion_pypi.simple.model import API_VERSION, FileEntry, ProjectList, ProjectPage
+
+_HEAD = (
+    "<!DOCTYPE html>\n<html>\n<head>\n"
+    f'<meta name="pypi:repository-version" content="{API_VERSION}">\n'
+    "<title>{title}</title>\n</head>\n<body>\n"
+)
+_TAIL = "</body>\n</html>\n"
+
+
+def _upload_time(value: datetime) -> str:
+    # PEP 700: ISO 8601 in UTC, ``Z`` suffix.
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def project_list_html(page: ProjectList) -> bytes:
+    parts = [_HEAD.format(title="Simple index")]
+    for project in page.projects:
+        parts.append(f'<a href="{escape(project.normalized_name)}/">{escape(project.name)}</a><br>\n')
+    parts.append(_TAIL)
+    return "".join(parts).encode("utf-8")
+
+
+def project_list_json(page: ProjectList) -> bytes:
+    document = {"meta": {"api-version": API_VERSION}, "projects": [{"name": p.name} for p in page.projects]}
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
+
+
+def _file_anchor(entry: FileEntry) -> str:
+    attributes = [f'href="{escape(entry.url)}#sha256={entry.sha256}"']
+    if entry.requires_python:
+        attributes.append(f'data-requires-python="{escape(entry.requires_python)}"')
+    if entry.yanked is not False:
+        reason = entry.yanked if isinstance(entry.yanked, str) else ""
+        attributes.append(f'data-yanked="{escape(reason)}"')
+    if entry.metadata_sha256:
+        value = f"sha256={entry.metadata_sha256}"
+        # PEP 714 renamed the attribute; older pip still reads the PEP 658 name.
+        attributes.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
+    return f"<a {' '.join(attributes)}>{escape(entry.filename)}</a><br>\n"
+
+
+def project_page_html(page: ProjectPage) -> bytes:
+    parts = [_HEAD.format(title=f"Links for {escape(page.name)}"), f"<h1>Links for {escape(page.name)}</h1>\n"]
+    parts.extend(_file_anchor(entry) for entry in page.files)
+    parts.append(_TAIL)
+    return "".join(parts).encode("utf-8")
+
+
+def _file_json(entry: FileEntry) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "filename": entry.filename,
+        "url": entry.url,
+        "hashes": {"sha256": entry.sha256},
+        "requires-python": entry.requires_python,
+        "yanked": entry.yanked,
+        "size": entry.size,
+    }
+    if entry.upload_time is not None:
+        document["upload-time"] = _upload_time(entry.upload_time)
+    metadata: dict[str, str] | bool = {"sha256": entry.metadata_sha256} if entry.metadata_sha256 else False
+    document["core-metadata"] = metadata
+    document["dist-info-metadata"] = metadata
+    return document
+
+
+def project_page_json(page: ProjectPage) -> bytes:
+    document = {
+        "meta": {"api-version": API_VERSION},
+        "name": page.normalized_name,
+        "versions": page.versions,
+        "files": [_file_json(entry) for entry in page.files],
+    }
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")

@@ -1,0 +1,111 @@
+"""The blob store interface and the staging file every incoming blob passes through."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import anyio.to_thread
+
+_FLUSH_AT = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Digests:
+    size: int
+    sha256: str
+    md5: str
+    blake2_256: str
+
+
+class IncomingBlob:
+    """A staging file that hashes what it is given in the same pass as writing it.
+
+    Writes are batched to ~1 MiB and done off the event loop (hashlib releases the GIL for large
+    buffers), so a 1 GiB upload costs one buffer of memory, never the whole file.
+    """
+
+    def __init__(self, staging_dir: Path) -> None:
+        staging_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=staging_dir, prefix="incoming-")
+        self.path = Path(name)
+        self._file = os.fdopen(fd, "wb")
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self.size = 0
+        self._sha256 = hashlib.sha256()
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._blake2 = hashlib.blake2b(digest_size=32)
+        self.digests: Digests | None = None
+
+    async def write(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
+        self.size += len(chunk)
+        if self._pending_size >= _FLUSH_AT:
+            await anyio.to_thread.run_sync(self._flush)
+
+    def _flush(self) -> None:
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        self._sha256.update(data)
+        self._md5.update(data)
+        self._blake2.update(data)
+        self._file.write(data)
+
+    async def finish(self) -> Digests:
+        def finish_sync() -> None:
+            self._flush()
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+        await anyio.to_thread.run_sync(finish_sync)
+        self.digests = Digests(
+            size=self.size,
+            sha256=self._sha256.hexdigest(),
+            md5=self._md5.hexdigest(),
+            blake2_256=self._blake2.hexdigest(),
+        )
+        return self.digests
+
+    def discard(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        self.path.unlink(missing_ok=True)
+
+
+class BlobStore(Protocol):
+    """Where file and metadata bytes live, addressed by their SHA-256."""
+
+    name: str
+
+    def incoming(self) -> IncomingBlob:
+        """A new staging file for bytes about to arrive."""
+
+    async def commit(self, blob: IncomingBlob) -> None:
+        """Make a finished staging file the blob of its SHA-256 (idempotent), and remove it."""
+
+    async def put_bytes(self, data: bytes) -> str:
+        """Store small bytes (core metadata); returns their SHA-256."""
+
+    async def read_bytes(self, sha256: str) -> bytes:
+        """Small blobs only (core metadata)."""
+
+    def local_path(self, sha256: str) -> Path | None:
+        """A path the server may stream from, when the store is local."""
+
+    async def exists(self, sha256: str) -> bool: ...
+
+    async def delete(self, sha256: str) -> None:
+        """Remove a blob; missing blobs are not an error."""
+
+    async def ready(self) -> None:
+        """Raise when the store cannot be used."""

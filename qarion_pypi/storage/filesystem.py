@@ -1,0 +1,81 @@
+"""Content-addressed blobs in a local directory: ``ab/cd/<sha256>``, written atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import anyio.to_thread
+
+from qarion_pypi.storage.base import IncomingBlob
+
+_SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+class FilesystemBlobStore:
+    name = "filesystem"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.staging = root / ".incoming"
+        self.staging.mkdir(parents=True, exist_ok=True)
+
+    def path_for(self, sha256: str) -> Path:
+        if not _SHA256.match(sha256):
+            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def incoming(self) -> IncomingBlob:
+        return IncomingBlob(self.staging)
+
+    async def commit(self, blob: IncomingBlob) -> None:
+        assert blob.digests is not None, "finish() the blob before committing it"
+        target = self.path_for(blob.digests.sha256)
+        await anyio.to_thread.run_sync(self._place, blob.path, target)
+
+    @staticmethod
+    def _place(source: Path, target: Path) -> None:
+        if target.exists():
+            source.unlink(missing_ok=True)
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    async def put_bytes(self, data: bytes) -> str:
+        digest = hashlib.sha256(data).hexdigest()
+        if await self.exists(digest):
+            return digest
+        blob = self.incoming()
+        try:
+            await blob.write(data)
+            await blob.finish()
+            await self.commit(blob)
+        finally:
+            blob.discard()
+        return digest
+
+    async def read_bytes(self, sha256: str) -> bytes:
+        return await anyio.to_thread.run_sync(self.path_for(sha256).read_bytes)
+
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path_for(sha256)
+
+    async def exists(self, sha256: str) -> bool:
+        return await anyio.to_thread.run_sync(self.path_for(sha256).exists)
+
+    async def delete(self, sha256: str) -> None:
+        await anyio.to_thread.run_sync(lambda: self.path_for(sha256).unlink(missing_ok=True))
+
+    async def ready(self) -> None:
+        def probe() -> None:
+            if not (os.access(self.root, os.W_OK) and os.access(self.staging, os.W_OK)):
+                raise OSError(f"blob directory is not writable: {self.root}")
+
+        await anyio.to_thread.run_sync(probe)

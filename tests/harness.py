@@ -1,0 +1,181 @@
+"""A real uvicorn server on a loopback socket, in a thread, with its own data dir."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+API = "/api/v1.0"
+
+
+@dataclass
+class LiveServer:
+    url: str
+    data_dir: Path
+    admin_key: str
+    process: subprocess.Popen[bytes] | None = None
+    _counter: list[int] = field(default_factory=lambda: [0])
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+    @property
+    def api(self) -> str:
+        return self.url + API
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.api, headers=headers, timeout=30)
+
+    def admin(self) -> httpx.Client:
+        return self.client(self.admin_key)
+
+    def unique(self, stem: str) -> str:
+        self._counter[0] += 1
+        return f"{stem}-{self._counter[0]}"
+
+    # -- direct looks at the stored state, for "nothing was left behind" assertions --
+
+    def table_counts(self) -> dict[str, int]:
+        with sqlite3.connect(self.data_dir / "qarion.db") as db:
+            return {
+                name: db.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
+                for name in ("packages", "files", "filename_registry")
+            }
+
+    def blobs(self) -> set[str]:
+        root = self.data_dir / "blobs"
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+    def snapshot(self) -> tuple[dict[str, int], set[str]]:
+        return self.table_counts(), self.blobs()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_environment(admin_key: str, **settings: Any) -> dict[str, str]:
+    """The process environment for a test server: no inherited QARION_PYPI_* settings."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("QARION_PYPI_")}
+    environ["QARION_PYPI_ADMIN_KEY"] = admin_key
+    environ["QARION_PYPI_LOG_LEVEL"] = "warning"
+    for name, value in settings.items():
+        environ[f"QARION_PYPI_{name.upper()}"] = str(value)
+    return environ
+
+
+@contextmanager
+def live_server(data_dir: Path, **settings: Any) -> Iterator[LiveServer]:
+    """``qarion-pypi serve`` in a subprocess, as users run it, on a free loopback port."""
+    admin_key = "test-admin-" + secrets.token_hex(16)
+    port = free_port()
+    log = open(data_dir.parent / f"{data_dir.name}-server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env=server_environment(admin_key, **settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    running = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, admin_key=admin_key, process=process)
+    try:
+        wait_until_serving(running)
+        yield running
+    finally:
+        running.stop()
+        log.close()
+
+
+def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process is not None and server.process.poll() is not None:
+            raise RuntimeError(f"test server exited with {server.process.returncode}")
+        try:
+            httpx.get(server.api + "/me", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise RuntimeError("test server did not start in time")
+
+
+@dataclass
+class Repo:
+    """A space and a space-wide repository made for one test, with keys for each role."""
+
+    server: LiveServer
+    space: str
+    slug: str
+    id: str
+    keys: dict[str, str]
+
+    @property
+    def simple(self) -> str:
+        return f"{API}/pypi/spaces/{self.space}/repositories/{self.slug}/simple/"
+
+    @property
+    def legacy(self) -> str:
+        return f"{API}/pypi/spaces/{self.space}/repositories/{self.slug}/legacy/"
+
+    @property
+    def manage(self) -> str:
+        return f"/spaces/{self.space}/package-repositories/{self.id}"
+
+    def index_url(self, role: str = "admin") -> str:
+        host = self.server.url.removeprefix("http://")
+        return f"http://__token__:{self.keys[role]}@{host}{self.simple}"
+
+    def client(self, role: str = "admin") -> httpx.Client:
+        return self.server.client(self.keys[role])
+
+    def raw(self, role: str | None = "admin") -> httpx.Client:
+        """A client at the server root with Basic __token__ auth, as pip and twine send it."""
+        auth = ("__token__", self.keys[role]) if role else None
+        return httpx.Client(base_url=self.server.url, auth=auth, timeout=30)
+
+    def upload(self, filename: str, content: bytes, role: str = "admin", **fields: str) -> httpx.Response:
+        form = {":action": "file_upload", "protocol_version": "1", **fields}
+        with self.raw(role) as http:
+            return http.post(self.legacy, data=form, files={"content": (filename, content, "application/octet-stream")})
+
+
+ROLES = ("viewer", "member", "editor", "admin")
+
+
+def make_repo(server: LiveServer) -> Repo:
+    space = server.unique("space")
+    with server.admin() as admin:
+        admin.post("/spaces", json={"name": space, "slug": space}).raise_for_status()
+        created = admin.post(f"/spaces/{space}/package-repositories", json={"name": "Repo", "slug": "repo"})
+        created.raise_for_status()
+        keys = {"platform": server.admin_key}
+        for role in ROLES:
+            username = server.unique(role)
+            admin.post("/users", json={"username": username}).raise_for_status()
+            admin.put(f"/spaces/{space}/members/{username}", json={"role": role}).raise_for_status()
+            keys[role] = admin.post(f"/users/{username}/api-keys", json={"name": "t"}).json()["key"]
+        outsider = server.unique("outsider")
+        admin.post("/users", json={"username": outsider}).raise_for_status()
+        keys["outsider"] = admin.post(f"/users/{outsider}/api-keys", json={"name": "t"}).json()["key"]
+    return Repo(server=server, space=space, slug="repo", id=created.json()["id"], keys=keys)

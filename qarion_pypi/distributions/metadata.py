@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from packaging.metadata import InvalidMetadata, Metadata
+from packaging.metadata import InvalidMetadata, Metadata, parse_email
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
@@ -32,6 +32,8 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
         raise BadRequest("Invalid distribution metadata: " + "; ".join(problems)) from None
     except (InvalidMetadata, ValueError) as exc:
         raise BadRequest(f"Invalid distribution metadata: {exc}") from None
+    # Keep the author's own spelling: str(SpecifierSet) would reorder the specifiers.
+    fields, _ = parse_email(raw)
     return CoreMetadata(
         raw=raw,
         name=metadata.name,
@@ -39,8 +41,8 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
         version=metadata.version,
         metadata_version=metadata.metadata_version,
         summary=(metadata.summary or "").strip(),
-        requires_python=str(metadata.requires_python) if metadata.requires_python else None,
-        requires_dist=tuple(str(req) for req in metadata.requires_dist or ()),
+        requires_python=fields.get("requires_python") or None,
+        requires_dist=tuple(fields.get("requires_dist", ())),
     )
 
 

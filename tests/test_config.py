@@ -1,0 +1,73 @@
+"""Settings layering: defaults < TOML file < QARION_PYPI_* variables < command-line flags."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from qarion_pypi.config import _TOML_KEYS, ConfigError, Settings, load_settings
+
+EXAMPLE = Path(__file__).parent.parent / "config.example.toml"
+
+
+def test_defaults() -> None:
+    settings = load_settings(environ={})
+    assert (settings.host, settings.port, settings.data_dir) == ("127.0.0.1", 8000, Path("qarion-data"))
+    assert settings.resolved_database_url.endswith("qarion-data/qarion.db")
+    assert settings.resolved_blob_dir == Path("qarion-data/blobs")
+
+
+def test_layers_override_in_order(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[server]\nport = 9000\nhost = "0.0.0.0"\ndata_dir = "from-file"\n')
+    environ = {"QARION_PYPI_PORT": "9100", "QARION_PYPI_DATA_DIR": "from-env"}
+    settings = load_settings(config, {"data_dir": "from-flag"}, environ=environ)
+    assert settings.host == "0.0.0.0"
+    assert settings.port == 9100
+    assert settings.data_dir == Path("from-flag")
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[outbound]\nallow_private = true\n")
+    settings = load_settings(environ={"QARION_PYPI_CONFIG": str(config)})
+    assert settings.outbound_allow_private is True
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("[server]\nprot = 1\n", "unknown setting [server] prot"),
+        ("[server]\nport = 'x'\n", "is not a valid int"),
+        ("[server]\nport = 70000\n", "out of range"),
+        ("port = 1\n", "must be a [section]"),
+        ("[server\n", "not valid TOML"),
+        ("[outbound]\nallow_private = 'maybe'\n", "is not a valid bool"),
+        ("[server]\npublic_url = 'ftp://x'\n", "public_url must start with"),
+    ],
+)
+def test_bad_config_files(tmp_path: Path, document: str, message: str) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(document)
+    with pytest.raises(ConfigError, match=None) as caught:
+        load_settings(config, environ={})
+    assert message in str(caught.value)
+
+
+def test_bad_environment_value() -> None:
+    with pytest.raises(ConfigError, match="QARION_PYPI_PORT"):
+        load_settings(environ={"QARION_PYPI_PORT": "eighty"})
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_settings(tmp_path / "missing.toml", environ={})
+
+
+def test_example_documents_every_key_and_loads() -> None:
+    document = tomllib.loads(EXAMPLE.read_text())
+    documented = {(section, key) for section, table in document.items() for key in table}
+    assert documented == set(_TOML_KEYS)
+    assert isinstance(load_settings(EXAMPLE, environ={}), Settings)

@@ -36,8 +36,12 @@ def build_context(settings: Settings) -> Context:
 async def open_context(ctx: Context) -> str | None:
     """Connect and prepare the schema; returns a newly generated admin key, if any."""
     await ctx.db.connect()
-    await ctx.db.create_schema()
-    return await users.bootstrap(ctx)
+    try:
+        await ctx.db.create_schema()
+        return await users.bootstrap(ctx)
+    except BaseException:
+        await ctx.db.disconnect()  # open connections' threads would keep the process alive
+        raise
 
 
 def announce_admin_key(key: str) -> None:

@@ -26,6 +26,7 @@ class LiveServer:
     data_dir: Path
     admin_key: str
     process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
     _counter: list[int] = field(default_factory=lambda: [0])
 
     def stop(self) -> None:
@@ -79,8 +80,9 @@ def free_port() -> int:
 def server_environment(admin_key: str, **settings: Any) -> dict[str, str]:
     """The process environment for a test server: no inherited QARION_PYPI_* settings."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("QARION_PYPI_")}
+    environ["PYTHONUNBUFFERED"] = "1"
     environ["QARION_PYPI_ADMIN_KEY"] = admin_key
-    environ["QARION_PYPI_LOG_LEVEL"] = "warning"
+    environ.setdefault("QARION_PYPI_LOG_LEVEL", "warning")
     for name, value in settings.items():
         environ[f"QARION_PYPI_{name.upper()}"] = str(value)
     return environ
@@ -91,14 +93,17 @@ def live_server(data_dir: Path, **settings: Any) -> Iterator[LiveServer]:
     """``qarion-pypi serve`` in a subprocess, as users run it, on a free loopback port."""
     admin_key = "test-admin-" + secrets.token_hex(16)
     port = free_port()
-    log = open(data_dir.parent / f"{data_dir.name}-server.log", "wb")  # noqa: SIM115
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    log = open(log_path, "wb")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data_dir)],
         env=server_environment(admin_key, **settings),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    running = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data_dir, admin_key=admin_key, process=process)
+    running = LiveServer(
+        url=f"http://127.0.0.1:{port}", data_dir=data_dir, admin_key=admin_key, process=process, log_path=log_path
+    )
     try:
         wait_until_serving(running)
         yield running

@@ -97,8 +97,12 @@ def _upload_then_delete(repo: Repo) -> None:
 
 
 def _meta(extra: str = "", **kwargs: str) -> bytes:
-    return d.metadata(kwargs.get("name", "demo"), kwargs.get("version", "1.0"), extra=extra,
-                      metadata_version=kwargs.get("metadata_version", "2.1"))
+    return d.metadata(
+        kwargs.get("name", "demo"),
+        kwargs.get("version", "1.0"),
+        extra=extra,
+        metadata_version=kwargs.get("metadata_version", "2.1"),
+    )
 
 
 CASES: dict[str, Case] = {
@@ -107,7 +111,9 @@ CASES: dict[str, Case] = {
     "other-action": Case(WHEEL, GOOD_WHEEL, 400, "Unsupported ':action'", {":action": "remove_pkg"}),
     "protocol-version": Case(WHEEL, GOOD_WHEEL, 400, "Unknown protocol version", {"protocol_version": "2"}),
     # -- form fields against the file --
-    "filetype-unknown": Case(WHEEL, GOOD_WHEEL, 400, "Invalid value for filetype: 'bdist_egg'", {"filetype": "bdist_egg"}),
+    "filetype-unknown": Case(
+        WHEEL, GOOD_WHEEL, 400, "Invalid value for filetype: 'bdist_egg'", {"filetype": "bdist_egg"}
+    ),
     "filetype-mismatch": Case(WHEEL, GOOD_WHEEL, 400, "does not match the file", {"filetype": "sdist"}),
     "pyversion-source-wheel": Case(WHEEL, GOOD_WHEEL, 400, "'source' is only for sdists", {"pyversion": "source"}),
     "pyversion-sdist": Case(SDIST, GOOD_SDIST, 400, "sdists use 'source'", {"pyversion": "py3"}),
@@ -129,51 +135,81 @@ CASES: dict[str, Case] = {
     # -- archives --
     "empty-file": Case(WHEEL, b"", 400, "the file is empty"),
     "wheel-not-zip": Case(WHEEL, b"not a zip at all" * 10, 400, "not a valid ZIP archive"),
-    "wheel-no-metadata": Case(WHEEL, _wheel_with(**{"demo-1.0.dist-info/METADATA": None}), 400,
-                              "does not contain the required METADATA file"),
-    "wheel-no-wheel-file": Case(WHEEL, _wheel_with(**{"demo-1.0.dist-info/WHEEL": None}), 400,
-                                "does not contain the required WHEEL file"),
-    "wheel-other-dist-info": Case(WHEEL, d.zip_bytes(d.wheel_members("other")), 400,
-                                  "does not contain the required METADATA file"),
-    "wheel-two-dist-infos": Case(WHEEL, _wheel_with(**{"Demo-1.0.dist-info/METADATA": d.metadata()}), 400,
-                                 "more than one .dist-info"),
+    "wheel-no-metadata": Case(
+        WHEEL, _wheel_with(**{"demo-1.0.dist-info/METADATA": None}), 400, "does not contain the required METADATA file"
+    ),
+    "wheel-no-wheel-file": Case(
+        WHEEL, _wheel_with(**{"demo-1.0.dist-info/WHEEL": None}), 400, "does not contain the required WHEEL file"
+    ),
+    "wheel-other-dist-info": Case(
+        WHEEL, d.zip_bytes(d.wheel_members("other")), 400, "does not contain the required METADATA file"
+    ),
+    "wheel-two-dist-infos": Case(
+        WHEEL, _wheel_with(**{"Demo-1.0.dist-info/METADATA": d.metadata()}), 400, "more than one .dist-info"
+    ),
     "wheel-bzip2": Case(WHEEL, _bzip2_wheel(), 400, "unsupported compression method"),
     "wheel-zip-bomb": Case(WHEEL, _zip_bomb(), 400, "possible zip bomb"),
     "wheel-dotdot-member": Case(WHEEL, _wheel_with(**{"../evil.py": b"x"}), 400, "unsafe path"),
     "wheel-absolute-member": Case(WHEEL, _wheel_with(**{"/etc/evil": b"x"}), 400, "unsafe path"),
     "wheel-duplicate-member": Case(WHEEL, _duplicate_member_zip(), 400, "duplicate archive member"),
-    "wheel-huge-metadata": Case(WHEEL, _wheel_with(**{"demo-1.0.dist-info/METADATA": d.metadata() + b"x" * (4 * 1024 * 1024)}),
-                                400, "is larger than"),
+    "wheel-huge-metadata": Case(
+        WHEEL,
+        _wheel_with(**{"demo-1.0.dist-info/METADATA": d.metadata() + b"x" * (4 * 1024 * 1024)}),
+        400,
+        "is larger than",
+    ),
     "sdist-not-gzip": Case(SDIST, b"plain bytes" * 20, 400, "not a valid gzip-compressed tar archive"),
-    "sdist-gzip-not-tar": Case(SDIST, gzip.compress(b"not a tar" * 100), 400, "not a valid gzip-compressed tar archive"),
+    "sdist-gzip-not-tar": Case(
+        SDIST, gzip.compress(b"not a tar" * 100), 400, "not a valid gzip-compressed tar archive"
+    ),
     "sdist-no-pkg-info": Case(SDIST, _sdist_with({"demo-1.0/PKG-INFO": None}), 400, "required PKG-INFO file"),
     "sdist-two-tops": Case(SDIST, _sdist_with({"other-1.0/setup.py": b""}), 400, "exactly one top-level directory"),
     "sdist-wrong-top": Case(SDIST, d.tar_gz_bytes(d.sdist_members("other")), 400, "does not match the filename"),
     "sdist-gzip-bomb": Case(SDIST, _gzip_bomb(), 400, "possible gzip bomb"),
     "sdist-dotdot-member": Case(SDIST, _sdist_with({"demo-1.0/../../evil": b"x"}), 400, "unsafe path"),
-    "sdist-fifo": Case(SDIST, _sdist_with({}, [_tar_info("demo-1.0/fifo", tarfile.FIFOTYPE)]), 400,
-                       "not a regular file or directory"),
-    "sdist-absolute-symlink": Case(SDIST, _sdist_with({}, [_tar_info("demo-1.0/link", tarfile.SYMTYPE, "/etc/passwd")]),
-                                   400, "unsafe path"),
+    "sdist-fifo": Case(
+        SDIST, _sdist_with({}, [_tar_info("demo-1.0/fifo", tarfile.FIFOTYPE)]), 400, "not a regular file or directory"
+    ),
+    "sdist-absolute-symlink": Case(
+        SDIST, _sdist_with({}, [_tar_info("demo-1.0/link", tarfile.SYMTYPE, "/etc/passwd")]), 400, "unsafe path"
+    ),
     # -- core metadata --
     "meta-bad-version": Case(WHEEL, d.wheel(meta=_meta(version="1.0zz")), 400, "Invalid distribution metadata"),
-    "meta-no-name": Case(WHEEL, d.wheel(meta=b"Metadata-Version: 2.1\nVersion: 1.0\n"), 400, "Invalid distribution metadata"),
-    "meta-unknown-metadata-version": Case(WHEEL, d.wheel(meta=_meta(metadata_version="9.9")), 400,
-                                          "Invalid distribution metadata"),
-    "meta-bad-requires-python": Case(WHEEL, d.wheel(meta=_meta("Requires-Python: >=three\n")), 400,
-                                     "Invalid distribution metadata"),
-    "meta-bad-requires-dist": Case(WHEEL, d.wheel(meta=_meta("Requires-Dist: not a [valid requirement\n")), 400,
-                                   "Invalid distribution metadata"),
+    "meta-no-name": Case(
+        WHEEL, d.wheel(meta=b"Metadata-Version: 2.1\nVersion: 1.0\n"), 400, "Invalid distribution metadata"
+    ),
+    "meta-unknown-metadata-version": Case(
+        WHEEL, d.wheel(meta=_meta(metadata_version="9.9")), 400, "Invalid distribution metadata"
+    ),
+    "meta-bad-requires-python": Case(
+        WHEEL, d.wheel(meta=_meta("Requires-Python: >=three\n")), 400, "Invalid distribution metadata"
+    ),
+    "meta-bad-requires-dist": Case(
+        WHEEL, d.wheel(meta=_meta("Requires-Dist: not a [valid requirement\n")), 400, "Invalid distribution metadata"
+    ),
     "meta-name-differs": Case(WHEEL, d.wheel(meta=_meta(name="other")), 400, "project name in the metadata ('other')"),
     "meta-version-differs": Case(WHEEL, d.wheel(meta=_meta(version="2.0")), 400, "version in the metadata (2.0)"),
     # -- against what the repository already holds --
-    "file-exists-other-bytes": Case(WHEEL, d.wheel(salt="x"), 400, "File already exists ('demo-1.0-py3-none-any.whl'",
-                                    setup=_upload_first(GOOD_WHEEL)),
-    "same-bytes-other-name": Case("demo-1.0-py2.py3-none-any.whl", GOOD_WHEEL, 400, "same contents were uploaded",
-                                  setup=_upload_first(GOOD_WHEEL)),
-    "second-sdist": Case("demo-1.0.zip", d.zip_bytes(d.sdist_members()), 400, "Only one sdist may be uploaded per release",
-                         setup=_upload_first(GOOD_SDIST, SDIST)),
-    "filename-reuse": Case(WHEEL, d.wheel(salt="new"), 400, "This filename has already been used", setup=_upload_then_delete),
+    "file-exists-other-bytes": Case(
+        WHEEL,
+        d.wheel(salt="x"),
+        400,
+        "File already exists ('demo-1.0-py3-none-any.whl'",
+        setup=_upload_first(GOOD_WHEEL),
+    ),
+    "same-bytes-other-name": Case(
+        "demo-1.0-py2.py3-none-any.whl", GOOD_WHEEL, 400, "same contents were uploaded", setup=_upload_first(GOOD_WHEEL)
+    ),
+    "second-sdist": Case(
+        "demo-1.0.zip",
+        d.zip_bytes(d.sdist_members()),
+        400,
+        "Only one sdist may be uploaded per release",
+        setup=_upload_first(GOOD_SDIST, SDIST),
+    ),
+    "filename-reuse": Case(
+        WHEEL, d.wheel(salt="new"), 400, "This filename has already been used", setup=_upload_then_delete
+    ),
     "too-large": Case(WHEEL, b"\0" * (TEST_MAX_UPLOAD + 1), 413, "File too large"),
     # -- who may upload --
     "viewer-cannot-publish": Case(WHEEL, GOOD_WHEEL, 403, "You lack publish access", role="viewer"),
@@ -214,8 +250,11 @@ def test_the_same_checks_guard_the_management_door(repo: Repo) -> None:
     ("body", "content_type", "message"),
     [
         (b'{"file": 1}', "application/json", "multipart/form-data"),
-        (b"--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x--\r\n", "multipart/form-data; boundary=x",
-         "does not have a file"),
+        (
+            b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--\r\n',
+            "multipart/form-data; boundary=x",
+            "does not have a file",
+        ),
         (b"garbage without any boundary", "multipart/form-data; boundary=zz", "Malformed multipart body"),
     ],
     ids=["not-multipart", "no-file-part", "garbage-body"],
@@ -235,5 +274,9 @@ def test_supplied_digests_that_match_are_accepted(repo: Repo) -> None:
         "sha256_digest": hashlib.sha256(GOOD_WHEEL).hexdigest(),
         "blake2_256_digest": hashlib.blake2b(GOOD_WHEEL, digest_size=32).hexdigest(),
     }
-    assert repo.upload(WHEEL, GOOD_WHEEL, filetype="bdist_wheel", pyversion="py3", name="Demo", version="1.0",
-                       **digests).status_code == 200
+    assert (
+        repo.upload(
+            WHEEL, GOOD_WHEEL, filetype="bdist_wheel", pyversion="py3", name="Demo", version="1.0", **digests
+        ).status_code
+        == 200
+    )

@@ -19,8 +19,19 @@ def test_repository_fields_and_counts(repo: Repo) -> None:
     assert (document["package_count"], document["file_count"]) == (1, 2)
     assert document["simple_index_url"] == repo.server.url + repo.simple
     assert document["upload_url"] == repo.server.url + repo.legacy
-    for name in ("space_id", "project_scope_id", "is_active", "archived_at", "created_by_id", "updated_by_id",
-                 "effective_permissions", "scan_policy", "security_summary", "created_at", "updated_at"):
+    for name in (
+        "space_id",
+        "project_scope_id",
+        "is_active",
+        "archived_at",
+        "created_by_id",
+        "updated_by_id",
+        "effective_permissions",
+        "scan_policy",
+        "security_summary",
+        "created_at",
+        "updated_at",
+    ):
         assert name in document
     assert document["packages"][0]["normalized_name"] == "demo"
 
@@ -36,9 +47,22 @@ def test_package_detail_and_file_record(repo: Repo) -> None:
     assert package["latest_version"] == "1.0"  # pre-releases are not "latest" while a final exists
     assert package["summary"] == "A demo package"
     record = package["files"][0]
-    for name in ("filename", "distribution_type", "content_type", "size", "sha256", "storage_backend", "yanked",
-                 "yanked_reason", "scan_status", "vulnerability_summary", "is_blocked", "uploaded_by", "uploaded_at",
-                 "download_url"):
+    for name in (
+        "filename",
+        "distribution_type",
+        "content_type",
+        "size",
+        "sha256",
+        "storage_backend",
+        "yanked",
+        "yanked_reason",
+        "scan_status",
+        "vulnerability_summary",
+        "is_blocked",
+        "uploaded_by",
+        "uploaded_at",
+        "download_url",
+    ):
         assert name in record
     assert record["distribution_type"] == "wheel"
     assert record["storage_backend"] == "filesystem"

@@ -14,7 +14,10 @@ JSON_V1 = "application/vnd.pypi.simple.v1+json"
 def _publish(repo: Repo) -> None:
     meta = d.metadata("Demo_Pkg", "1.0", extra="Requires-Python: >=3.8,<4\n")
     assert repo.upload("demo_pkg-1.0-py3-none-any.whl", d.wheel("demo_pkg", "1.0", meta=meta)).status_code == 200
-    assert repo.upload("demo_pkg-2.0.tar.gz", d.sdist("demo_pkg", "2.0", meta=d.metadata("Demo_Pkg", "2.0"))).status_code == 200
+    assert (
+        repo.upload("demo_pkg-2.0.tar.gz", d.sdist("demo_pkg", "2.0", meta=d.metadata("Demo_Pkg", "2.0"))).status_code
+        == 200
+    )
 
 
 def test_root_index_html_and_json(repo: Repo) -> None:
@@ -66,8 +69,10 @@ def test_yanked_files_carry_their_reason(repo: Repo) -> None:
     _publish(repo)
     with repo.client() as api:
         file_id = api.get(f"{repo.manage}/packages/demo-pkg").json()["files"][0]["id"]
-        yanked = api.patch(f"/spaces/{repo.space}/package-repositories/files/{file_id}/yank",
-                           json={"yanked": True, "reason": "Broken <build>"})
+        yanked = api.patch(
+            f"/spaces/{repo.space}/package-repositories/files/{file_id}/yank",
+            json={"yanked": True, "reason": "Broken <build>"},
+        )
         assert yanked.json()["yanked_reason"] == "Broken <build>"
     with repo.raw() as http:
         page = http.get(repo.simple + "demo-pkg/", headers={"Accept": JSON_V1}).json()

@@ -160,7 +160,7 @@ async def read_upload_form(
     if declared.isdigit() and int(declared) > max_file_bytes + MAX_TEXT_BYTES:
         raise PayloadTooLarge(f"File too large. Limit is {max_file_bytes} bytes.")
     events = _Events()
-    parser = MultipartParser(boundary, events.callbacks())
+    parser = MultipartParser(boundary, events.callbacks())  # type: ignore[arg-type]
     reader = _FormReader(file_field, new_blob, max_file_bytes)
     try:
         async for chunk in request.stream():

@@ -41,11 +41,12 @@ ROLE_PERMISSIONS: dict[str, Permission] = {
 
 
 async def space_role(db: Database, principal: Principal, space_id: str) -> str | None:
-    return await db.fetch_val(
+    role = await db.fetch_val(
         sa.select(t.space_members.c.role).where(
             t.space_members.c.space_id == space_id, t.space_members.c.user_id == principal.user_id
         )
     )
+    return None if role is None else str(role)
 
 
 async def effective_permission(

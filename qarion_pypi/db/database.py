@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 import databases
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ SCHEMA_VERSION = "1"
 
 
 class _Databases(databases.Database):
-    SUPPORTED_BACKENDS: ClassVar[dict[str, str]] = {
+    SUPPORTED_BACKENDS = {  # noqa: RUF012 (the base class declares it as a plain attribute)
         **databases.Database.SUPPORTED_BACKENDS,
         "sqlite": "qarion_pypi.db.sqlite:PooledSQLiteBackend",
     }

@@ -90,4 +90,4 @@ class PooledSQLiteBackend(SQLiteBackend):
         await typing.cast(PooledSQLitePool, self._pool).close()
 
     def connection(self) -> PooledSQLiteConnection:
-        return PooledSQLiteConnection(self._pool, self._dialect)  # type: ignore[arg-type]
+        return PooledSQLiteConnection(self._pool, self._dialect)

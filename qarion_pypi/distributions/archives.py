@@ -153,7 +153,7 @@ def _single_top_level(names: list[str], dist: DistFilename) -> str:
 class _BoundedReader:
     """A read-only stream that fails once more than ``limit`` decompressed bytes are read."""
 
-    def __init__(self, inner: IO[bytes], limit: int) -> None:
+    def __init__(self, inner: IO[bytes] | gzip.GzipFile, limit: int) -> None:
         self._inner = inner
         self._limit = limit
         self._read = 0

@@ -42,7 +42,7 @@ class PackageView:
     @property
     def summary(self) -> str:
         latest = self.latest
-        return latest["summary"] if latest else self.package["summary"]
+        return str(latest["summary"] if latest else self.package["summary"])
 
 
 def _version_key(text: str) -> Version:

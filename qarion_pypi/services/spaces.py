@@ -23,9 +23,15 @@ async def create_space(ctx: Context, principal: Principal, name: str, slug: str 
     async with ctx.db.transaction():
         if await ctx.db.fetch_one(sa.select(t.spaces.c.id).where(t.spaces.c.slug == slug)):
             raise Conflict(f"A space with slug {slug!r} already exists.")
-        row = {"id": new_id(), "slug": slug, "name": name, "created_at": utcnow(), "created_by_id": principal.user_id}
+        row: dict[str, object] = {
+            "id": new_id(),
+            "slug": slug,
+            "name": name,
+            "created_at": utcnow(),
+            "created_by_id": principal.user_id,
+        }
         await ctx.db.execute(t.spaces.insert().values(**row))
-        await _put_member(ctx, row["id"], principal.user_id, "admin")
+        await _put_member(ctx, str(row["id"]), principal.user_id, "admin")
     return row
 
 

@@ -1,0 +1,92 @@
+"""The qarion-pypi command: bootstrap, admin helpers, and errors that name the problem."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.harness import LiveServer, free_port, server_environment, wait_until_serving
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = server_environment("unused-admin-key-000000") if env is None else env
+    return subprocess.run(
+        [sys.executable, "-m", "qarion_pypi", *map(str, args)], env=environ, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_generated_admin_key_is_printed_once(tmp_path: Path) -> None:
+    environ = server_environment("x")
+    del environ["QARION_PYPI_ADMIN_KEY"]
+    data = tmp_path / "data"
+    outputs = []
+    for _ in range(2):
+        port = free_port()
+        log = tmp_path / "serve.log"
+        with open(log, "wb") as sink:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data)],
+                env=environ,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+            server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data, admin_key="", process=process)
+            try:
+                wait_until_serving(server)
+                outputs.append(log.read_text())
+                if len(outputs) == 1:
+                    key = re.search(r"(qpypi_\S+)", outputs[0]).group(1)  # type: ignore[union-attr]
+                    me = httpx.get(server.api + "/me", headers={"Authorization": f"Bearer {key}"})
+                    assert me.json()["username"] == "admin" and me.json()["is_admin"] is True
+            finally:
+                server.stop()
+    assert "shown only this once" in outputs[0]
+    assert "qpypi_" not in outputs[1]
+
+
+def test_admin_commands_work_on_the_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    created = cli("admin", "create-user", "alice", "--admin", "--data-dir", data)
+    assert created.returncode == 0, created.stderr
+    assert "Created user 'alice' (platform admin)" in created.stdout
+    key = cli("admin", "create-key", "alice", "--data-dir", data)
+    assert key.returncode == 0
+    alice_key = key.stdout.strip().splitlines()[-1]
+    assert alice_key.startswith("qpypi_")
+    port = free_port()
+    environ = server_environment("unused-admin-key-000000")
+    with subprocess.Popen(
+        [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data)],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as process:
+        server = LiveServer(url=f"http://127.0.0.1:{port}", data_dir=data, admin_key="", process=process)
+        try:
+            wait_until_serving(server)
+            assert (
+                httpx.get(server.api + "/me", headers={"Authorization": f"Bearer {alice_key}"}).json()["username"]
+                == "alice"
+            )
+        finally:
+            server.stop()
+
+
+def test_cli_errors_name_the_problem(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert cli("admin", "create-user", "bob", "--data-dir", data).returncode == 0
+    duplicate = cli("admin", "create-user", "bob", "--data-dir", data)
+    assert duplicate.returncode == 2 and "User 'bob' already exists" in duplicate.stderr
+    missing = cli("admin", "create-key", "nobody", "--data-dir", data)
+    assert missing.returncode == 2 and "User 'nobody' not found" in missing.stderr
+    bad_config = cli("serve", "--config", tmp_path / "nope.toml", "--data-dir", data)
+    assert bad_config.returncode == 2 and "cannot read config file" in bad_config.stderr
+    bad_name = cli("admin", "create-user", "no spaces", "--data-dir", data)
+    assert bad_name.returncode == 2 and "Invalid username" in bad_name.stderr
+    short_key = server_environment("short")
+    too_short = cli("admin", "create-user", "carol", "--data-dir", tmp_path / "fresh", env=short_key)
+    assert too_short.returncode == 2 and "at least 16 characters" in too_short.stderr

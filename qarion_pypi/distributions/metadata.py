@@ -10,6 +10,17 @@ from packaging.version import Version
 
 from qarion_pypi.errors import BadRequest
 
+# Known fields whose value could not be parsed are errors; other unparsed keys are unknown
+# headers, which installers ignore and so do we.
+_KNOWN_HEADERS = {
+    "metadata-version", "name", "version", "dynamic", "platform", "supported-platform", "summary",
+    "description", "description-content-type", "keywords", "home-page", "download-url", "author",
+    "author-email", "maintainer", "maintainer-email", "license", "license-expression", "license-file",
+    "classifier", "requires-dist", "requires-python", "requires-external", "project-url",
+    "provides-extra", "provides-dist", "obsoletes-dist", "requires", "provides", "obsoletes",
+    "import-name", "import-namespace",
+}  # fmt: skip
+
 
 @dataclass(frozen=True)
 class CoreMetadata:
@@ -24,26 +35,42 @@ class CoreMetadata:
 
 
 def parse_core_metadata(raw: bytes) -> CoreMetadata:
-    """Parse strictly, reporting every problem at once (packaging raises a group)."""
+    """Parse strictly, reporting every problem at once, with three historical tolerances.
+
+    Wheels on every existing index carry them and pip installs them, so imports must too:
+    - ``Metadata-Version: 2.0`` (the PEP 426 draft bdist_wheel wrote for years) is read as 2.1;
+    - a field newer than the declared version (setuptools wrote License-File into 2.1);
+    - unknown extra headers are ignored.
+    """
+    fields, unparsed = parse_email(raw)
+    problems = [f"{key!r} has invalid data" for key in unparsed if key.lower() in _KNOWN_HEADERS]
+    if fields.get("metadata_version") == "2.0":
+        fields["metadata_version"] = "2.1"
     try:
-        metadata = Metadata.from_email(raw, validate=True)
+        metadata = Metadata.from_raw(fields, validate=True)
     except ExceptionGroup as group:
-        problems = sorted(_describe(exc) for exc in group.exceptions)
-        raise BadRequest("Invalid distribution metadata: " + "; ".join(problems)) from None
+        problems += [_describe(exc) for exc in group.exceptions if not _is_mislabelled_version(exc)]
+        metadata = Metadata.from_raw(fields, validate=False)
+    if problems:
+        raise BadRequest("Invalid distribution metadata: " + "; ".join(sorted(problems)))
+    try:
+        return CoreMetadata(
+            raw=raw,
+            name=metadata.name,
+            normalized_name=canonicalize_name(metadata.name),
+            version=metadata.version,
+            metadata_version=metadata.metadata_version,
+            summary=(metadata.summary or "").strip(),
+            # Keep the author's own spelling: str(SpecifierSet) would reorder the specifiers.
+            requires_python=fields.get("requires_python") or None,
+            requires_dist=tuple(fields.get("requires_dist", ())),
+        )
     except (InvalidMetadata, ValueError) as exc:
         raise BadRequest(f"Invalid distribution metadata: {exc}") from None
-    # Keep the author's own spelling: str(SpecifierSet) would reorder the specifiers.
-    fields, _ = parse_email(raw)
-    return CoreMetadata(
-        raw=raw,
-        name=metadata.name,
-        normalized_name=canonicalize_name(metadata.name),
-        version=metadata.version,
-        metadata_version=metadata.metadata_version,
-        summary=(metadata.summary or "").strip(),
-        requires_python=fields.get("requires_python") or None,
-        requires_dist=tuple(fields.get("requires_dist", ())),
-    )
+
+
+def _is_mislabelled_version(exc: BaseException) -> bool:
+    return isinstance(exc, InvalidMetadata) and "introduced in metadata version" in str(exc)
 
 
 def _describe(exc: BaseException) -> str:

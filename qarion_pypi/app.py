@@ -15,6 +15,7 @@ from qarion_pypi.api.http import API_PREFIX, error_response
 from qarion_pypi.config import Settings
 from qarion_pypi.context import Context
 from qarion_pypi.db import Database
+from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError
 from qarion_pypi.services import users
 from qarion_pypi.simple.cache import PageCache
@@ -25,11 +26,13 @@ log = logging.getLogger("qarion_pypi")
 
 def build_context(settings: Settings) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
     return Context(
         settings=settings,
-        db=Database(settings.resolved_database_url),
+        db=db,
         blobs=FilesystemBlobStore(settings.resolved_blob_dir),
         pages=PageCache(settings.page_cache_entries),
+        memo=Memo(db),
     )
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from qarion_pypi.config import Settings
 from qarion_pypi.db import Database
+from qarion_pypi.db.memo import Memo
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import BlobStore
 
@@ -16,3 +17,5 @@ class Context:
     db: Database
     blobs: BlobStore
     pages: PageCache
+    # Hot-path access resolutions (who is calling, which repository, what may they do).
+    memo: Memo

@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 
 from packaging.utils import canonicalize_name
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from qarion_pypi.api import urls
+from qarion_pypi.api.blobs import BlobResponse
 from qarion_pypi.api.http import context, link_prefix, principal
 from qarion_pypi.api.uploading import receive_upload
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
@@ -17,7 +18,7 @@ from qarion_pypi.auth.principal import Principal
 from qarion_pypi.db import Row
 from qarion_pypi.errors import NotFound
 from qarion_pypi.repositories.hosted import HostedSource
-from qarion_pypi.services import files, repositories
+from qarion_pypi.services import core_metadata, files, repositories
 from qarion_pypi.simple import render
 from qarion_pypi.simple.cache import RenderedPage, make_page
 from qarion_pypi.simple.negotiate import SUPPORTED, Choice, NotAcceptable, negotiate
@@ -26,10 +27,15 @@ from qarion_pypi.simple.negotiate import SUPPORTED, Choice, NotAcceptable, negot
 async def _repository(request: Request, needed: Permission, action: str) -> tuple[Row, Principal]:
     """The repository in the path and the caller: 401 before anything else, then 404/403."""
     ctx = context(request)
-    caller = await principal(request)
     params = request.path_params
-    repository = await repositories.resolve_client_repository(ctx, params["space_slug"], params["repository_slug"])
-    held = await effective_permission(ctx.db, caller, repository["space_id"], repository)
+
+    async def resolve() -> tuple[Row, Principal, Permission]:
+        caller = await principal(request)
+        repository = await repositories.resolve_client_repository(ctx, params["space_slug"], params["repository_slug"])
+        return repository, caller, await effective_permission(ctx.db, caller, repository["space_id"], repository)
+
+    key = ("repository", request.headers.get("authorization"), params["space_slug"], params["repository_slug"])
+    repository, caller, held = await ctx.memo.get(key, resolve)
     require(held, needed, action, "this repository")
     return repository, caller
 
@@ -120,9 +126,14 @@ async def legacy_upload(request: Request) -> Response:
 
 async def download(request: Request) -> Response:
     ctx = context(request)
-    caller = await principal(request)
-    file = await files.get_file(ctx, request.path_params["file_id"])
-    held = await effective_permission(ctx.db, caller, file["space_id"])
+    file_id = request.path_params["file_id"]
+
+    async def resolve() -> tuple[Row, Permission]:
+        caller = await principal(request)
+        file = await files.get_file(ctx, file_id)
+        return file, await effective_permission(ctx.db, caller, file["space_id"])
+
+    file, held = await ctx.memo.get(("file", request.headers.get("authorization"), file_id), resolve)
     require(held, Permission.VIEW, "view", "this file")
     requested = request.path_params["filename"]
     headers = {"Cache-Control": "private, max-age=31536000, immutable"}
@@ -130,11 +141,9 @@ async def download(request: Request) -> Response:
         path = ctx.blobs.local_path(file["sha256"])
         if path is None:
             raise NotFound("File not found.")
-        return FileResponse(
-            path, media_type="application/octet-stream", headers={**headers, "ETag": f'"{file["sha256"]}"'}
-        )
+        return BlobResponse(path, headers={**headers, "ETag": f'"{file["sha256"]}"'})
     if requested == file["filename"] + ".metadata" and file["metadata_sha256"]:
-        body = await ctx.blobs.read_bytes(file["metadata_sha256"])
+        body = await core_metadata.load(ctx, file["metadata_sha256"])
         return Response(
             body, media_type="text/plain; charset=utf-8", headers={**headers, "ETag": f'"{file["metadata_sha256"]}"'}
         )

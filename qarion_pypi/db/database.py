@@ -8,10 +8,13 @@ from typing import Any
 
 import databases
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.ddl import CreateIndex, CreateTable
 
 from qarion_pypi.db import tables
+from qarion_pypi.db.changes import ChangeToken, NoChangeToken, SQLiteDataVersion
 
 Row = Mapping[str, Any]
 
@@ -29,6 +32,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self._db = _Databases(url)
+        self._changes: ChangeToken = NoChangeToken()
 
     @property
     def is_sqlite(self) -> bool:
@@ -36,9 +40,17 @@ class Database:
 
     async def connect(self) -> None:
         await self._db.connect()
+        if self.is_sqlite:
+            self._changes = SQLiteDataVersion(self._db.url.database)
 
     async def disconnect(self) -> None:
+        self._changes.close()
+        self._changes = NoChangeToken()
         await self._db.disconnect()
+
+    def change_token(self) -> int | None:
+        """Moves whenever anything commits; None when the backend cannot tell (no caching)."""
+        return self._changes.current()
 
     async def create_schema(self) -> bool:
         """Create missing tables and indexes; True when the database was new."""
@@ -71,6 +83,11 @@ class Database:
 
     async def execute(self, query: ClauseElement) -> Any:
         return await self._db.execute(query)
+
+    async def insert_if_absent(self, table: sa.Table, values: dict[str, Any]) -> None:
+        """INSERT that does nothing when the primary key exists (SQLite and PostgreSQL spell it alike)."""
+        dialect_insert = sqlite_insert if self.is_sqlite else postgresql_insert
+        await self._db.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

@@ -129,7 +129,7 @@ files = sa.Table(
     sa.Column("blake2_256", sa.String(64), nullable=False),
     sa.Column("content_type", sa.String(100), nullable=False),
     sa.Column("storage_backend", sa.String(32), nullable=False),
-    # Core metadata (PEP 658) kept as its own blob; NULL when the file has none.
+    # Core metadata (PEP 658), a row of core_metadata; NULL when the file has none.
     sa.Column("metadata_sha256", sa.String(64), nullable=True),
     sa.Column("yanked", sa.Boolean, nullable=False, default=False),
     sa.Column("yanked_reason", sa.Text, nullable=True),
@@ -137,6 +137,15 @@ files = sa.Table(
     _fk("uploaded_by_id", "users.id", nullable=True, ondelete="SET NULL"),
     _time("created_at"),
     sa.UniqueConstraint("repository_id", "filename", name="uq_file_filename"),
+)
+
+# METADATA / PKG-INFO bytes, deduplicated by SHA-256: small, read whole, served as
+# ``<file>.metadata`` (PEP 658), so they live beside the rows rather than in the blob store.
+core_metadata = sa.Table(
+    "core_metadata",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("content", sa.LargeBinary, nullable=False),
 )
 
 # Every filename ever accepted per repository: a deleted file's name is never reused.

@@ -10,7 +10,7 @@ from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import NotFound
-from qarion_pypi.services import repositories
+from qarion_pypi.services import core_metadata, repositories
 from qarion_pypi.services.blobs import release_unreferenced
 from qarion_pypi.services.naming import is_uuid
 from qarion_pypi.services.packages import file_query
@@ -55,5 +55,6 @@ async def delete_file(ctx: Context, principal: Principal, file: Row) -> None:
         )
         if remaining is None:
             await ctx.db.execute(t.packages.delete().where(t.packages.c.id == file["package_id"]))
+        await core_metadata.forget_unreferenced(ctx, file["metadata_sha256"])
         await repositories.touch(ctx, file["repository_id"], principal)
-    await release_unreferenced(ctx, [file["sha256"], file["metadata_sha256"]])
+    await release_unreferenced(ctx, [file["sha256"]])

@@ -19,7 +19,7 @@ from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
 from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
 from qarion_pypi.errors import BadRequest, Conflict
-from qarion_pypi.services import repositories
+from qarion_pypi.services import core_metadata, repositories
 from qarion_pypi.services.blobs import release_unreferenced
 from qarion_pypi.services.naming import new_id
 from qarion_pypi.storage import Digests, IncomingBlob
@@ -79,7 +79,7 @@ async def _record(
     placed: list[str] = []
     try:
         async with ctx.db.transaction():
-            existing = await _existing_file(ctx, repository["id"], dist.filename)
+            existing, same_bytes = await _clashing_files(ctx, repository["id"], dist.filename, digests.sha256)
             if existing is not None:
                 if existing["sha256"] != digests.sha256:
                     raise BadRequest(
@@ -89,12 +89,16 @@ async def _record(
                     )
                 package = await _package_by_id(ctx, existing["package_id"])
                 return UploadOutcome(created=False, package=package, file=existing)
-            await _check_state(ctx, repository["id"], dist, digests)
+            if same_bytes is not None:
+                raise BadRequest(
+                    f"File already exists ('{dist.filename}', with sha256 hash '{digests.sha256}'): "
+                    f"the same contents were uploaded as '{same_bytes['filename']}'."
+                )
+            await _check_state(ctx, repository["id"], dist)
             package = await _get_or_create_package(ctx, repository["id"], metadata)
             await ctx.blobs.commit(blob)
             placed.append(digests.sha256)
-            metadata_sha256 = await ctx.blobs.put_bytes(metadata.raw)
-            placed.append(metadata_sha256)
+            metadata_sha256 = await core_metadata.store(ctx, metadata.raw)
             file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
             file_row["storage_backend"] = ctx.blobs.name
             await ctx.db.execute(t.files.insert().values(**file_row))
@@ -110,14 +114,22 @@ async def _record(
     return UploadOutcome(created=True, package=package, file=file_row)
 
 
-async def _existing_file(ctx: Context, repository_id: str, filename: str) -> Row | None:
-    return await ctx.db.fetch_one(
-        sa.select(t.files).where(t.files.c.repository_id == repository_id, t.files.c.filename == filename)
+async def _clashing_files(
+    ctx: Context, repository_id: str, filename: str, sha256: str
+) -> tuple[Row | None, Row | None]:
+    """(the file of this name, another file with these bytes), in one query."""
+    rows = await ctx.db.fetch_all(
+        sa.select(t.files).where(
+            t.files.c.repository_id == repository_id, sa.or_(t.files.c.filename == filename, t.files.c.sha256 == sha256)
+        )
     )
+    named = next((row for row in rows if row["filename"] == filename), None)
+    other = next((row for row in rows if row["filename"] != filename), None)
+    return named, other
 
 
-async def _check_state(ctx: Context, repository_id: str, dist: DistFilename, digests: Digests) -> None:
-    """The rules that depend on what the repository already holds (or once held)."""
+async def _check_state(ctx: Context, repository_id: str, dist: DistFilename) -> None:
+    """The rules that depend on what the repository once held."""
     reused = await ctx.db.fetch_one(
         sa.select(t.filename_registry.c.filename).where(
             t.filename_registry.c.repository_id == repository_id,
@@ -126,16 +138,6 @@ async def _check_state(ctx: Context, repository_id: str, dist: DistFilename, dig
     )
     if reused is not None:
         raise BadRequest("This filename has already been used, use a different version.")
-    same_bytes = await ctx.db.fetch_one(
-        sa.select(t.files.c.filename).where(
-            t.files.c.repository_id == repository_id, t.files.c.sha256 == digests.sha256
-        )
-    )
-    if same_bytes is not None:
-        raise BadRequest(
-            f"File already exists ('{dist.filename}', with sha256 hash '{digests.sha256}'): "
-            f"the same contents were uploaded as '{same_bytes['filename']}'."
-        )
     if dist.distribution_type == "sdist":
         sdists = await ctx.db.fetch_all(
             sa.select(t.files.c.version)
@@ -157,16 +159,15 @@ async def _package_by_id(ctx: Context, package_id: str) -> Row:
 
 
 async def _get_or_create_package(ctx: Context, repository_id: str, metadata: CoreMetadata) -> Row:
-    row = await ctx.db.fetch_one(
-        sa.select(t.packages).where(
-            t.packages.c.repository_id == repository_id,
-            t.packages.c.normalized_name == metadata.normalized_name,
-        )
-    )
     now = utcnow()
-    if row is not None:
-        await ctx.db.execute(t.packages.update().where(t.packages.c.id == row["id"]).values(updated_at=now))
-        return {**row, "updated_at": now}
+    touched = await ctx.db.fetch_one(
+        t.packages.update()
+        .where(t.packages.c.repository_id == repository_id, t.packages.c.normalized_name == metadata.normalized_name)
+        .values(updated_at=now)
+        .returning(*t.packages.c)
+    )
+    if touched is not None:
+        return touched
     row = {
         "id": new_id(),
         "repository_id": repository_id,

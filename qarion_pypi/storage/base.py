@@ -93,12 +93,6 @@ class BlobStore(Protocol):
     async def commit(self, blob: IncomingBlob) -> None:
         """Make a finished staging file the blob of its SHA-256 (idempotent), and remove it."""
 
-    async def put_bytes(self, data: bytes) -> str:
-        """Store small bytes (core metadata); returns their SHA-256."""
-
-    async def read_bytes(self, sha256: str) -> bytes:
-        """Small blobs only (core metadata)."""
-
     def local_path(self, sha256: str) -> Path | None:
         """A path the server may stream from, when the store is local."""
 

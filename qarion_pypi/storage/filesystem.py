@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -47,22 +46,6 @@ class FilesystemBlobStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
-
-    async def put_bytes(self, data: bytes) -> str:
-        digest = hashlib.sha256(data).hexdigest()
-        if await self.exists(digest):
-            return digest
-        blob = self.incoming()
-        try:
-            await blob.write(data)
-            await blob.finish()
-            await self.commit(blob)
-        finally:
-            blob.discard()
-        return digest
-
-    async def read_bytes(self, sha256: str) -> bytes:
-        return await anyio.to_thread.run_sync(self.path_for(sha256).read_bytes)
 
     def local_path(self, sha256: str) -> Path | None:
         return self.path_for(sha256)

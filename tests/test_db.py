@@ -1,0 +1,102 @@
+"""The database layer on a real SQLite file: compiled-statement cache, change token, memo."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from qarion_pypi.db import Database
+from qarion_pypi.db import tables as t
+from qarion_pypi.db.memo import Memo
+from qarion_pypi.db.types import utcnow
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    await database.connect()
+    await database.create_schema()
+    for name in ("ann", "bob", "cat"):
+        await database.execute(
+            t.users.insert().values(id=name, username=name, is_admin=name == "ann", created_at=utcnow())
+        )
+    yield database
+    await database.disconnect()
+
+
+async def test_cached_statements_bind_each_calls_values(db: Database) -> None:
+    for name in ("ann", "bob", "cat", "bob", "nobody"):
+        row = await db.fetch_one(sa.select(t.users.c.username, t.users.c.is_admin).where(t.users.c.username == name))
+        assert (row["username"] if row else None) == (None if name == "nobody" else name)
+    assert [r["is_admin"] for r in await db.fetch_all(sa.select(t.users).order_by(t.users.c.username))] == [
+        True,
+        False,
+        False,
+    ]
+
+
+async def test_in_lists_of_different_lengths(db: Database) -> None:
+    for names in (["ann"], ["ann", "bob"], ["ann", "bob", "cat"], ["cat"]):
+        rows = await db.fetch_all(sa.select(t.users.c.username).where(t.users.c.username.in_(names)))
+        assert sorted(r["username"] for r in rows) == sorted(names)
+
+
+async def test_updates_with_expressions_and_limits(db: Database) -> None:
+    when = utcnow()
+    for _ in range(2):
+        await db.execute(t.users.update().where(t.users.c.username == "bob").values(is_admin=True))
+    row = await db.fetch_one(
+        sa.select(t.users).where(t.users.c.is_admin.is_(True)).order_by(t.users.c.username).limit(1).offset(1)
+    )
+    assert row is not None and row["username"] == "bob"
+    assert row["created_at"] <= utcnow() and when.tzinfo is not None
+    text = sa.text("SELECT username FROM users WHERE username = :n")
+    assert await db.fetch_val(text.bindparams(n="cat")) == "cat"
+    assert await db.fetch_val(text.bindparams(n="ann")) == "ann"
+
+
+async def test_change_token_moves_on_any_commit(db: Database, tmp_path: Path) -> None:
+    before = db.change_token()
+    assert db.change_token() == before
+    await db.execute(t.users.update().where(t.users.c.username == "cat").values(is_admin=True))
+    after = db.change_token()
+    assert after != before
+    with sqlite3.connect(tmp_path / "test.db") as other:  # another process's commit counts too
+        other.execute("UPDATE users SET is_admin = 0 WHERE username = 'cat'")
+    assert db.change_token() != after
+
+
+async def test_memo_forgets_everything_when_the_database_changes(db: Database) -> None:
+    memo = Memo(db)
+    calls = []
+
+    async def admins() -> list[str]:
+        calls.append(1)
+        rows = await db.fetch_all(sa.select(t.users.c.username).where(t.users.c.is_admin.is_(True)))
+        return [r["username"] for r in rows]
+
+    assert await memo.get("admins", admins) == ["ann"]
+    assert await memo.get("admins", admins) == ["ann"]
+    assert len(calls) == 1
+    await db.execute(t.users.update().where(t.users.c.username == "bob").values(is_admin=True))
+    assert sorted(await memo.get("admins", admins)) == ["ann", "bob"]
+    assert len(calls) == 2
+
+
+async def test_rolled_back_transactions_leave_nothing(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await db.execute(t.users.insert().values(id="dan", username="dan", is_admin=False, created_at=utcnow()))
+            raise RuntimeError("boom")
+    assert await db.fetch_one(sa.select(t.users).where(t.users.c.username == "dan")) is None

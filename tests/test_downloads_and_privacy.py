@@ -87,3 +87,22 @@ def test_garbled_authorization_is_401_not_500(repo: Repo) -> None:
     for header in ("Basic !!!", "Basic " + "dXNlcm5hbWU=", "Digest abc", "Bearer"):
         with httpx.Client(base_url=repo.server.url, headers={"Authorization": header}) as http:
             assert http.get(repo.simple).status_code == 401, header
+
+
+def test_many_concurrent_downloads_of_a_large_file(repo: Repo) -> None:
+    import concurrent.futures
+    import os
+
+    big = d.zip_bytes({**d.wheel_members("big"), "big/data.bin": os.urandom(4 * 1024 * 1024)}, compression=0)
+    with repo.client() as api:
+        file = api.post(f"{repo.manage}/files", files={"file": ("big-1.0-py3-none-any.whl", big)}).json()["file"]
+
+    def fetch(_: int) -> bytes:
+        with repo.raw() as http:
+            return http.get(file["download_url"]).content
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        bodies = list(pool.map(fetch, range(48)))
+    assert all(body == big for body in bodies)
+    log = repo.server.data_dir.parent / f"{repo.server.data_dir.name}-server.log"
+    assert "Traceback" not in log.read_text()

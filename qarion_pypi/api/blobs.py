@@ -33,18 +33,17 @@ class BlobResponse(FileResponse):
         if mapped is None:
             await super().__call__(scope, receive, send)
             return
-        try:
-            self.headers["content-length"] = str(len(mapped))
-            await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-            view = memoryview(mapped)
-            try:
-                for start in range(0, len(mapped), _CHUNK):
-                    end = min(start + _CHUNK, len(mapped))
-                    await send({"type": "http.response.body", "body": view[start:end], "more_body": end < len(mapped)})
-            finally:
-                view.release()
-        finally:
-            mapped.close()
+        # No explicit close: the server's transport may still hold slices after send() returns,
+        # and closing under them is refused (BufferError). The map and its file descriptor go
+        # when the last slice is released.
+        size = len(mapped)
+        view = memoryview(mapped)
+        del mapped
+        self.headers["content-length"] = str(size)
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        for start in range(0, size, _CHUNK):
+            end = min(start + _CHUNK, size)
+            await send({"type": "http.response.body", "body": view[start:end], "more_body": end < size})
 
     def _map(self) -> mmap.mmap | None:
         with open(self.path, "rb") as handle:
@@ -52,5 +51,8 @@ class BlobResponse(FileResponse):
             if size == 0:
                 return None
             mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        # Ask the kernel to read ahead now, in this worker thread, so that the event loop rarely
+        # meets a page that is not yet in memory.
         mapped.madvise(mmap.MADV_SEQUENTIAL)
+        mapped.madvise(mmap.MADV_WILLNEED)
         return mapped

@@ -1,4 +1,8 @@
-"""Loading a space, repository or file for a caller, with the permission check in the same step."""
+"""Loading a space, scope, repository or file for a caller, with the permission check in the same step.
+
+Missing and invisible things are both 404 (the message names what was not found); visible things
+the caller may not act on are 403 naming the missing access.
+"""
 
 from __future__ import annotations
 
@@ -10,55 +14,54 @@ from qarion_pypi.api.http import context, principal
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.db import Row
-from qarion_pypi.services import files, repositories, spaces
+from qarion_pypi.services import files, repositories, scopes, spaces
 
 
 @dataclass(frozen=True)
-class SpaceAccess:
+class Access:
     principal: Principal
     space: Row
     permission: Permission
+    row: Row  # the space, scope, repository or file the path names
+
+    def with_row(self, row: Row) -> Access:
+        return Access(self.principal, self.space, self.permission, row)
 
 
-@dataclass(frozen=True)
-class RepositoryAccess:
-    principal: Principal
-    space: Row
-    repository: Row
-    permission: Permission
-
-
-@dataclass(frozen=True)
-class FileAccess:
-    principal: Principal
-    space: Row
-    file: Row
-    permission: Permission
-
-
-async def space_access(request: Request, needed: Permission, action: str) -> SpaceAccess:
-    ctx = context(request)
+async def _caller_and_space(request: Request) -> tuple[Principal, Row]:
     caller = await principal(request)
-    space = await spaces.get_space(ctx, request.path_params["slug"])
-    held = await effective_permission(ctx.db, caller, space["id"])
-    require(held, needed, action, "this space")
-    return SpaceAccess(caller, space, held)
+    return caller, await spaces.get_space(context(request), request.path_params["slug"])
 
 
-async def repository_access(request: Request, needed: Permission, action: str) -> RepositoryAccess:
+async def space_access(request: Request, needed: Permission, action: str) -> Access:
+    caller, space = await _caller_and_space(request)
+    held = await effective_permission(context(request).db, caller, space["id"])
+    require(held, needed, action, "space")
+    return Access(caller, space, held, space)
+
+
+async def scope_access(request: Request, needed: Permission, action: str) -> Access:
     ctx = context(request)
-    access = await space_access(request, Permission.VIEW, "view")
-    repository = await repositories.get_repository(ctx, access.space, request.path_params["repository_id"])
-    held = await effective_permission(ctx.db, access.principal, access.space["id"], repository)
-    require(held, needed, action, "this repository")
-    return RepositoryAccess(access.principal, access.space, repository, held)
+    caller, space = await _caller_and_space(request)
+    scope = await scopes.get_scope(ctx, space, scope_id=request.path_params["project_scope_id"])
+    held = await effective_permission(ctx.db, caller, space["id"], scope["id"])
+    require(held, needed, action, "project scope")
+    return Access(caller, space, held, scope)
 
 
-async def file_access(request: Request, needed: Permission, action: str) -> FileAccess:
+async def repository_access(request: Request, needed: Permission, action: str) -> Access:
     ctx = context(request)
-    access = await space_access(request, Permission.VIEW, "view")
-    file = await files.get_file(ctx, request.path_params["file_id"], space_id=access.space["id"])
-    repository = await repositories.get_repository(ctx, access.space, file["repository_id"])
-    held = await effective_permission(ctx.db, access.principal, access.space["id"], repository)
-    require(held, needed, action, "this file")
-    return FileAccess(access.principal, access.space, file, held)
+    caller, space = await _caller_and_space(request)
+    repository = await repositories.get_repository(ctx, space, request.path_params["repository_id"])
+    held = await effective_permission(ctx.db, caller, space["id"], repository["project_scope_id"])
+    require(held, needed, action, "repository")
+    return Access(caller, space, held, repository)
+
+
+async def file_access(request: Request, needed: Permission, action: str) -> Access:
+    ctx = context(request)
+    caller, space = await _caller_and_space(request)
+    file = await files.get_file(ctx, request.path_params["file_id"], space_id=space["id"])
+    held = await effective_permission(ctx.db, caller, space["id"], file["project_scope_id"])
+    require(held, needed, action, "file")
+    return Access(caller, space, held, file)

@@ -29,14 +29,17 @@ async def _repository(request: Request, needed: Permission, action: str) -> tupl
     ctx = context(request)
     params = request.path_params
 
+    slugs = (params["space_slug"], params["repository_slug"], params.get("project_slug"))
+
     async def resolve() -> tuple[Row, Principal, Permission]:
         caller = await principal(request)
-        repository = await repositories.resolve_client_repository(ctx, params["space_slug"], params["repository_slug"])
-        return repository, caller, await effective_permission(ctx.db, caller, repository["space_id"], repository)
+        repository = await repositories.resolve_client_repository(ctx, *slugs)
+        held = await effective_permission(ctx.db, caller, repository["space_id"], repository["project_scope_id"])
+        return repository, caller, held
 
-    key = ("repository", request.headers.get("authorization"), params["space_slug"], params["repository_slug"])
+    key = ("repository", request.headers.get("authorization"), *slugs)
     repository, caller, held = await ctx.memo.get(key, resolve)
-    require(held, needed, action, "this repository")
+    require(held, needed, action, "repository")
     return repository, caller
 
 
@@ -131,10 +134,10 @@ async def download(request: Request) -> Response:
     async def resolve() -> tuple[Row, Permission]:
         caller = await principal(request)
         file = await files.get_file(ctx, file_id)
-        return file, await effective_permission(ctx.db, caller, file["space_id"])
+        return file, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
 
     file, held = await ctx.memo.get(("file", request.headers.get("authorization"), file_id), resolve)
-    require(held, Permission.VIEW, "view", "this file")
+    require(held, Permission.VIEW, "view", "file")
     requested = request.path_params["filename"]
     headers = {"Cache-Control": "private, max-age=31536000, immutable"}
     if requested == file["filename"]:
@@ -150,13 +153,18 @@ async def download(request: Request) -> Response:
     raise NotFound("File not found.")
 
 
-_REPO = "/pypi/spaces/{space_slug}/repositories/{repository_slug}"
+def _repository_routes(root: str) -> list[Route]:
+    return [
+        Route(root + "/simple/", simple_index, methods=["GET", "HEAD"]),
+        Route(root + "/simple/{project}/", simple_project, methods=["GET", "HEAD"]),
+        # twine does not follow redirects, so both spellings answer directly.
+        Route(root + "/legacy/", legacy_upload, methods=["POST"]),
+        Route(root + "/legacy", legacy_upload, methods=["POST"]),
+    ]
+
 
 routes = [
-    Route(_REPO + "/simple/", simple_index, methods=["GET", "HEAD"]),
-    Route(_REPO + "/simple/{project}/", simple_project, methods=["GET", "HEAD"]),
-    # twine does not follow redirects, so both spellings answer directly.
-    Route(_REPO + "/legacy/", legacy_upload, methods=["POST"]),
-    Route(_REPO + "/legacy", legacy_upload, methods=["POST"]),
+    *_repository_routes("/pypi/spaces/{space_slug}/repositories/{repository_slug}"),
+    *_repository_routes("/pypi/spaces/{space_slug}/projects/{project_slug}/repositories/{repository_slug}"),
     Route("/pypi/files/{file_id}/{filename}", download, methods=["GET", "HEAD"]),
 ]

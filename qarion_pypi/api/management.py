@@ -1,28 +1,48 @@
-"""Management routes under /api/v1.0 (the seed's paths and DESIGN.md's platform API)."""
+"""Management routes under /api/v1.0: the seed's paths and DESIGN.md's platform API."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from qarion_pypi.api import presenters
-from qarion_pypi.api.access import file_access, repository_access, space_access
+from qarion_pypi.api.access import Access, file_access, repository_access, scope_access, space_access
 from qarion_pypi.api.http import base_url, context, json_response, principal, read_json
-from qarion_pypi.api.payloads import NAME, Field, max_length, one_of, validate
+from qarion_pypi.api.payloads import NAME, Field, max_length, one_of, validate, validate_items
 from qarion_pypi.api.uploading import receive_upload
-from qarion_pypi.auth.permissions import ROLE_PERMISSIONS, Permission, effective_permission
-from qarion_pypi.errors import BadRequest, Forbidden, NotFound
-from qarion_pypi.services import files, packages, repositories, spaces, users
+from qarion_pypi.auth.permissions import (
+    GRANT_LEVELS,
+    ROLE_PERMISSIONS,
+    SPACE_MEMBER_LEVELS,
+    Permission,
+    effective_permission,
+    require,
+)
+from qarion_pypi.db import Row
+from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from qarion_pypi.services import files, packages, repositories, scopes, spaces, teams, users
 
 SLUG = Field(str, check=max_length(64))
 DESCRIPTION = Field(str, check=max_length(10_000))
+OPTIONAL_TEXT = Field(str, nullable=True, check=max_length(200))
+MEMBER_LEVEL = Field(str, check=one_of(*SPACE_MEMBER_LEVELS))
+GRANT = {
+    "principal_type": Field(str, required=True, check=one_of("user", "team")),
+    "principal_id": Field(str, required=True, check=max_length(36)),
+    "access_level": Field(str, required=True, check=one_of(*GRANT_LEVELS)),
+}
 
 
 async def _platform_admin(request: Request) -> None:
-    caller = await principal(request)
-    if not caller.is_admin:
+    if not (await principal(request)).is_admin:
         raise Forbidden("You lack admin access to the platform.")
+
+
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() in {"1", "true", "yes"}
 
 
 # -- platform ----------------------------------------------------------------------------------
@@ -35,12 +55,13 @@ async def me(request: Request) -> Response:
     for space in await spaces.list_spaces(ctx, caller):
         held = await effective_permission(ctx.db, caller, space["id"])
         member_of.append({**presenters.space(space), "effective_permissions": held.granted()})
+    my_teams = await teams.teams_of(ctx, caller.user_id)
     return json_response(
         {
             "id": caller.user_id,
             "username": caller.username,
             "is_admin": caller.is_admin,
-            "teams": [],
+            "teams": [{"id": team["id"], "slug": team["slug"], "name": team["name"]} for team in my_teams],
             "spaces": member_of,
         }
     )
@@ -58,14 +79,13 @@ async def list_users(request: Request) -> Response:
     return json_response([presenters.user(row) for row in await users.list_users(context(request))])
 
 
-async def _key_owner(request: Request) -> dict[str, object]:
+async def _key_owner(request: Request) -> dict[str, Any]:
+    """The user named in the path, when the caller is that user or a platform admin."""
     caller = await principal(request)
     username = request.path_params["username"]
     if caller.username != username and not caller.is_admin:
         raise NotFound(f"User {username!r} not found.")
-    owner = await users.get_user(context(request), username)
-    assert owner is not None
-    return dict(owner)
+    return dict(await users.require_user(context(request), username))
 
 
 async def create_api_key(request: Request) -> Response:
@@ -73,6 +93,47 @@ async def create_api_key(request: Request) -> Response:
     payload = validate(await read_json(request), {"name": NAME})
     row, key = await users.create_api_key(context(request), owner, payload["name"])
     return json_response(presenters.api_key(row, key), 201)
+
+
+async def list_api_keys(request: Request) -> Response:
+    owner = await _key_owner(request)
+    return json_response([presenters.api_key(row) for row in await users.list_api_keys(context(request), owner)])
+
+
+async def revoke_api_key(request: Request) -> Response:
+    owner = await _key_owner(request)
+    await users.revoke_api_key(context(request), owner, request.path_params["key_id"])
+    return Response(status_code=204)
+
+
+async def create_team(request: Request) -> Response:
+    await _platform_admin(request)
+    payload = validate(await read_json(request), {"name": NAME, "slug": SLUG})
+    row = await teams.create_team(context(request), await principal(request), payload["name"], payload.get("slug"))
+    return json_response(presenters.team(row, []), 201)
+
+
+async def list_teams(request: Request) -> Response:
+    ctx = context(request)
+    rows = await teams.list_teams(ctx, await principal(request))
+    members = await teams.members(ctx, [row["id"] for row in rows])
+    return json_response([presenters.team(row, members[row["id"]]) for row in rows])
+
+
+async def put_team_member(request: Request) -> Response:
+    await _platform_admin(request)
+    ctx = context(request)
+    team = await teams.get_team(ctx, request.path_params["team"])
+    await teams.add_member(ctx, team, request.path_params["username"])
+    return json_response(presenters.team(team, (await teams.members(ctx, [team["id"]]))[team["id"]]))
+
+
+async def delete_team_member(request: Request) -> Response:
+    await _platform_admin(request)
+    ctx = context(request)
+    team = await teams.get_team(ctx, request.path_params["team"])
+    await teams.remove_member(ctx, team, request.path_params["username"])
+    return Response(status_code=204)
 
 
 async def create_space(request: Request) -> Response:
@@ -87,6 +148,11 @@ async def list_spaces(request: Request) -> Response:
     return json_response([presenters.space(row) for row in rows])
 
 
+async def list_space_members(request: Request) -> Response:
+    access = await space_access(request, Permission.VIEW, "view")
+    return json_response(list(await spaces.list_members(context(request), access.space)))
+
+
 async def put_space_member(request: Request) -> Response:
     access = await space_access(request, Permission.ADMIN, "admin")
     payload = validate(await read_json(request), {"role": Field(str, required=True, check=one_of(*ROLE_PERMISSIONS))})
@@ -94,16 +160,98 @@ async def put_space_member(request: Request) -> Response:
     return json_response(member)
 
 
-async def list_space_members(request: Request) -> Response:
-    access = await space_access(request, Permission.VIEW, "view")
-    return json_response(list(await spaces.list_members(context(request), access.space)))
+async def delete_space_member(request: Request) -> Response:
+    access = await space_access(request, Permission.ADMIN, "admin")
+    await spaces.remove_member(context(request), access.space, request.path_params["username"])
+    return Response(status_code=204)
+
+
+# -- project scopes ------------------------------------------------------------------------------
+
+
+async def _visible(request: Request, space: Row, rows: list[Row], scope_of: str) -> list[tuple[Row, Permission]]:
+    """The rows of a space listing the caller may see (a scope grant is enough without membership);
+    404 when the caller sees neither any of them nor the space itself."""
+    ctx = context(request)
+    caller = await principal(request)
+    held: dict[str | None, Permission] = {None: await effective_permission(ctx.db, caller, space["id"])}
+    visible = []
+    for row in rows:
+        scope_id = row[scope_of]
+        if scope_id not in held:
+            held[scope_id] = await effective_permission(ctx.db, caller, space["id"], scope_id)
+        if held[scope_id] >= Permission.VIEW:
+            visible.append((row, held[scope_id]))
+    if held[None] < Permission.VIEW and not visible:
+        raise NotFound("Space not found.")
+    return visible
+
+
+async def list_scopes(request: Request) -> Response:
+    ctx = context(request)
+    space = await spaces.get_space(ctx, request.path_params["slug"])
+    visible = await _visible(request, space, await scopes.list_scopes(ctx, space), "id")
+    return json_response([presenters.project_scope(row, held) for row, held in visible])
+
+
+async def create_scope(request: Request) -> Response:
+    access = await space_access(request, Permission.ADMIN, "create")
+    payload = validate(
+        await read_json(request),
+        {
+            "name": NAME,
+            "slug": SLUG,
+            "description": DESCRIPTION,
+            "source_type": OPTIONAL_TEXT,
+            "source_id": OPTIONAL_TEXT,
+            "source_metadata": Field(dict, nullable=True),
+            "space_member_access_level": MEMBER_LEVEL,
+        },
+    )
+    row = await scopes.create_scope(context(request), access.principal, access.space, payload)
+    return json_response(presenters.project_scope(row, access.permission), 201)
+
+
+async def update_scope(request: Request) -> Response:
+    spec = {
+        "name": Field(str, check=NAME.check),
+        "slug": SLUG,
+        "description": DESCRIPTION,
+        "space_member_access_level": MEMBER_LEVEL,
+    }
+    payload = validate(await read_json(request), spec)
+    needed = Permission.ADMIN if "space_member_access_level" in payload else Permission.EDIT
+    access = await scope_access(request, needed, needed.label)
+    row = await scopes.update_scope(context(request), access.principal, access.row, payload)
+    return json_response(presenters.project_scope(row, access.permission))
+
+
+async def read_scope_access(request: Request) -> Response:
+    access = await scope_access(request, Permission.VIEW, "view")
+    grants = await scopes.grants(context(request), access.row)
+    return json_response(presenters.scope_access(access.row, grants, access.permission))
+
+
+async def replace_scope_access(request: Request) -> Response:
+    access = await scope_access(request, Permission.ADMIN, "admin")
+    payload = validate(
+        await read_json(request),
+        {"space_member_access_level": Field(str, required=True, check=one_of(*SPACE_MEMBER_LEVELS)),
+         "grants": Field(list, required=True)},
+    )  # fmt: skip
+    grants = validate_items(payload["grants"], GRANT, "grants")
+    ctx = context(request)
+    await scopes.replace_access(ctx, access.principal, access.row, payload["space_member_access_level"], grants)
+    scope = await scopes.get_scope(ctx, access.space, scope_id=access.row["id"])
+    held = await effective_permission(ctx.db, access.principal, access.space["id"], scope["id"])
+    return json_response(presenters.scope_access(scope, await scopes.grants(ctx, scope), held))
 
 
 # -- repositories --------------------------------------------------------------------------------
 
 
 async def create_repository(request: Request) -> Response:
-    access = await space_access(request, Permission.ADMIN, "create")
+    ctx = context(request)
     payload = validate(
         await read_json(request),
         {
@@ -114,59 +262,97 @@ async def create_repository(request: Request) -> Response:
             "project_scope_slug": Field(str, nullable=True),
         },
     )
+    if payload.get("project_scope_id") and payload.get("project_scope_slug"):
+        raise ValidationFailed(
+            "Use either project_scope_id or project_scope_slug, not both.",
+            [FieldError("project_scope_id", "give only one scope selector"),
+             FieldError("project_scope_slug", "give only one scope selector")],
+        )  # fmt: skip
+    caller = await principal(request)
+    space = await spaces.get_space(ctx, request.path_params["slug"])
+    scope = None
     if payload.get("project_scope_id") or payload.get("project_scope_slug"):
-        raise BadRequest("Project-scoped repositories are not available yet; omit the project scope.")
-    ctx = context(request)
-    row = await repositories.create_repository(
-        ctx, access.principal, access.space, payload["name"], payload.get("slug"), payload.get("description", "")
-    )
-    return json_response(presenters.repository(row, access.space, (0, 0), access.permission, base_url(request)), 201)
+        scope = await scopes.get_scope(
+            ctx, space, scope_id=payload.get("project_scope_id"), slug=payload.get("project_scope_slug")
+        )
+    held = await effective_permission(ctx.db, caller, space["id"], scope["id"] if scope else None)
+    require(held, Permission.ADMIN, "create", "project scope" if scope else "space")
+    row = await repositories.create_repository(ctx, caller, space, payload, scope)
+    return json_response(presenters.repository(row, (0, 0), held, base_url(request)), 201)
 
 
 async def list_repositories(request: Request) -> Response:
     ctx = context(request)
-    access = await space_access(request, Permission.VIEW, "view")
-    include_archived = request.query_params.get("include_archived", "false").lower() in {"1", "true", "yes"}
-    rows = await repositories.list_repositories(ctx, access.space, include_archived=include_archived)
-    counts = await repositories.inventory(ctx, [row["id"] for row in rows])
+    space = await spaces.get_space(ctx, request.path_params["slug"])
+    rows = await repositories.list_repositories(ctx, space, include_archived=_flag(request, "include_archived"))
+    visible = await _visible(request, space, rows, "project_scope_id")
+    counts = await repositories.inventory(ctx, [row["id"] for row, _ in visible])
     base = base_url(request)
-    documents = []
-    for row in rows:
-        held = await effective_permission(ctx.db, access.principal, access.space["id"], row)
-        if held >= Permission.VIEW:
-            documents.append(presenters.repository(row, access.space, counts[row["id"]], held, base))
-    return json_response(documents)
+    return json_response([presenters.repository(row, counts[row["id"]], held, base) for row, held in visible])
+
+
+async def _repository_document(request: Request, access: Access, *, with_packages: bool) -> dict[str, Any]:
+    ctx = context(request)
+    repository = access.row
+    counts = await repositories.inventory(ctx, [repository["id"]])
+    base = base_url(request)
+    document = presenters.repository(repository, counts[repository["id"]], access.permission, base)
+    if with_packages:
+        views = await packages.list_packages(ctx, repository)
+        document["packages"] = [presenters.package(view, base, with_files=False) for view in views]
+    return document
 
 
 async def read_repository(request: Request) -> Response:
-    ctx = context(request)
     access = await repository_access(request, Permission.VIEW, "view")
-    counts = await repositories.inventory(ctx, [access.repository["id"]])
-    base = base_url(request)
-    document = presenters.repository(
-        access.repository, access.space, counts[access.repository["id"]], access.permission, base
+    return json_response(await _repository_document(request, access, with_packages=True))
+
+
+async def update_repository(request: Request) -> Response:
+    payload = validate(
+        await read_json(request),
+        {
+            "name": Field(str, check=NAME.check),
+            "description": DESCRIPTION,
+            "is_active": Field(bool),
+            "archived": Field(bool),
+        },
     )
-    views = await packages.list_packages(ctx, access.repository)
-    document["packages"] = [presenters.package(view, base, with_files=False) for view in views]
-    return json_response(document)
+    lifecycle = "is_active" in payload or "archived" in payload
+    needed, action = (Permission.ADMIN, "admin") if lifecycle else (Permission.EDIT, "edit")
+    access = await repository_access(request, needed, action)
+    row = await repositories.update_repository(context(request), access.principal, access.row, payload)
+    return json_response(await _repository_document(request, access.with_row(row), with_packages=False))
+
+
+async def archive_repository(request: Request) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    row = await repositories.update_repository(context(request), access.principal, access.row, {"archived": True})
+    return json_response(await _repository_document(request, access.with_row(row), with_packages=False))
+
+
+async def delete_repository(request: Request) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "delete")
+    await repositories.delete_repository(context(request), access.row)
+    return Response(status_code=204)
 
 
 async def list_packages(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
-    views = await packages.list_packages(context(request), access.repository)
+    views = await packages.list_packages(context(request), access.row)
     base = base_url(request)
     return json_response([presenters.package(view, base, with_files=False) for view in views])
 
 
 async def read_package(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
-    view = await packages.get_package(context(request), access.repository, request.path_params["package_name"])
+    view = await packages.get_package(context(request), access.row, request.path_params["package_name"])
     return json_response(presenters.package(view, base_url(request)))
 
 
 async def upload_file(request: Request) -> Response:
     access = await repository_access(request, Permission.PUBLISH, "publish")
-    outcome = await receive_upload(request, access.principal, access.repository, file_field="file", legacy=False)
+    outcome = await receive_upload(request, access.principal, access.row, file_field="file", legacy=False)
     base = base_url(request)
     document = {
         "package": presenters.package(packages.PackageView(outcome.package), base, with_files=False),
@@ -186,19 +372,21 @@ async def yank_file(request: Request) -> Response:
         },
     )
     row = await files.set_yanked(
-        context(request), access.principal, access.file, payload["yanked"], payload.get("reason")
+        context(request), access.principal, access.row, payload["yanked"], payload.get("reason")
     )
     return json_response(presenters.file(row, base_url(request)))
 
 
 async def delete_file(request: Request) -> Response:
     access = await file_access(request, Permission.EDIT, "delete")
-    await files.delete_file(context(request), access.principal, access.file)
+    await files.delete_file(context(request), access.principal, access.row)
     return Response(status_code=204)
 
 
 _SPACE = "/spaces/{slug}"
 _REPOS = _SPACE + "/package-repositories"
+_SCOPES = _REPOS + "/project-scopes"
+_SCOPE = _SCOPES + "/{project_scope_id}"
 _REPO = _REPOS + "/{repository_id}"
 
 routes = [
@@ -206,15 +394,30 @@ routes = [
     Route("/users", create_user, methods=["POST"]),
     Route("/users", list_users, methods=["GET"]),
     Route("/users/{username}/api-keys", create_api_key, methods=["POST"]),
+    Route("/users/{username}/api-keys", list_api_keys, methods=["GET"]),
+    Route("/users/{username}/api-keys/{key_id}", revoke_api_key, methods=["DELETE"]),
+    Route("/teams", create_team, methods=["POST"]),
+    Route("/teams", list_teams, methods=["GET"]),
+    Route("/teams/{team}/members/{username}", put_team_member, methods=["PUT"]),
+    Route("/teams/{team}/members/{username}", delete_team_member, methods=["DELETE"]),
     Route("/spaces", create_space, methods=["POST"]),
     Route("/spaces", list_spaces, methods=["GET"]),
     Route(_SPACE + "/members", list_space_members, methods=["GET"]),
     Route(_SPACE + "/members/{username}", put_space_member, methods=["PUT"]),
+    Route(_SPACE + "/members/{username}", delete_space_member, methods=["DELETE"]),
+    Route(_SCOPES, list_scopes, methods=["GET"]),
+    Route(_SCOPES, create_scope, methods=["POST"]),
+    Route(_SCOPE, update_scope, methods=["PATCH"]),
+    Route(_SCOPE + "/access", read_scope_access, methods=["GET"]),
+    Route(_SCOPE + "/access", replace_scope_access, methods=["PUT"]),
     Route(_REPOS, create_repository, methods=["POST"]),
     Route(_REPOS, list_repositories, methods=["GET"]),
     Route(_REPOS + "/files/{file_id}/yank", yank_file, methods=["PATCH"]),
     Route(_REPOS + "/files/{file_id}", delete_file, methods=["DELETE"]),
     Route(_REPO, read_repository, methods=["GET"]),
+    Route(_REPO, update_repository, methods=["PATCH"]),
+    Route(_REPO, delete_repository, methods=["DELETE"]),
+    Route(_REPO + "/archive", archive_repository, methods=["POST"]),
     Route(_REPO + "/packages", list_packages, methods=["GET"]),
     Route(_REPO + "/packages/{package_name}", read_package, methods=["GET"]),
     Route(_REPO + "/files", upload_file, methods=["POST"]),

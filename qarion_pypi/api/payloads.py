@@ -76,3 +76,19 @@ def validate(payload: Mapping[str, Any], spec: Mapping[str, Field]) -> dict[str,
     if errors:
         raise ValidationFailed("Invalid request payload.", errors)
     return clean
+
+
+def validate_items(items: list[Any], spec: Mapping[str, Field], field: str) -> list[dict[str, Any]]:
+    """Each item of a list field checked against ``spec``; errors name ``field[i].name``."""
+    clean, errors = [], []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors.append(FieldError(f"{field}[{index}]", "must be an object"))
+            continue
+        try:
+            clean.append(validate(item, spec))
+        except ValidationFailed as exc:
+            errors += [FieldError(f"{field}[{index}].{e.field}", e.message) for e in exc.errors]
+    if errors:
+        raise ValidationFailed("Invalid request payload.", errors)
+    return clean

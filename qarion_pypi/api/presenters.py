@@ -68,13 +68,62 @@ def api_key(row: Row, key: str | None = None) -> dict[str, Any]:
     return document
 
 
-def repository(row: Row, space_row: Row, counts: tuple[int, int], permission: Permission, base: str) -> dict[str, Any]:
+def team(row: Row, members: list[str]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "slug": row["slug"],
+        "name": row["name"],
+        "created_at": _time(row["created_at"]),
+        "members": members,
+    }
+
+
+def project_scope(row: Row, permission: Permission) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "space_id": row["space_id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "description": row["description"],
+        "source_type": row["source_type"],
+        "source_id": row["source_id"],
+        "source_metadata": row["source_metadata"],
+        "space_member_access_level": row["space_member_access_level"],
+        "created_at": _time(row["created_at"]),
+        "updated_at": _time(row["updated_at"]),
+        "created_by_id": row["created_by_id"],
+        "updated_by_id": row["updated_by_id"],
+        "effective_permissions": permission.granted(),
+    }
+
+
+def scope_access(row: Row, grants: list[Row], permission: Permission) -> dict[str, Any]:
+    return {
+        "project_scope_id": row["id"],
+        "space_member_access_level": row["space_member_access_level"],
+        "grants": [
+            {
+                "principal_type": g["principal_type"],
+                "principal_id": g["principal_id"],
+                "principal_name": g["principal_name"],
+                "access_level": g["access_level"],
+            }
+            for g in grants
+        ],
+        "effective_permissions": permission.granted(),
+    }
+
+
+def repository(row: Row, counts: tuple[int, int], permission: Permission, base: str) -> dict[str, Any]:
+    """``row`` comes from repositories.repository_query (with space and scope slugs)."""
     package_count, file_count = counts
+    scope_slug = row["project_scope_slug"]
+    scope = {"id": row["project_scope_id"], "slug": scope_slug, "name": row["project_scope_name"]}
     return {
         "id": row["id"],
         "space_id": row["space_id"],
         "project_scope_id": row["project_scope_id"],
-        "project_scope": None,
+        "project_scope": scope if row["project_scope_id"] else None,
         "kind": row["kind"],
         "name": row["name"],
         "slug": row["slug"],
@@ -87,8 +136,8 @@ def repository(row: Row, space_row: Row, counts: tuple[int, int], permission: Pe
         "updated_by_id": row["updated_by_id"],
         "package_count": package_count,
         "file_count": file_count,
-        "simple_index_url": urls.simple_index(base, space_row["slug"], row["slug"]),
-        "upload_url": urls.upload(base, space_row["slug"], row["slug"]),
+        "simple_index_url": urls.simple_index(base, row["space_slug"], row["slug"], scope_slug),
+        "upload_url": urls.upload(base, row["space_slug"], row["slug"], scope_slug),
         "effective_permissions": permission.granted(),
         "scan_policy": dict(DEFAULT_SCAN_POLICY),
         "security_summary": security_summary(file_count),

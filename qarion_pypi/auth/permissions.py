@@ -1,7 +1,10 @@
-"""The one permission function: what may a principal do in a space or repository?
+"""The one permission function: what may a principal do in a space, scope or repository?
 
 Space roles map to package permissions (DESIGN.md): viewer -> view, member -> publish,
-editor -> edit, admin -> admin. Platform admins and space admins hold admin everywhere in the space.
+editor -> edit, admin -> admin. Platform admins and space admins hold admin everywhere in the
+space. Inside a project scope, plain space members get what the scope's
+``space_member_access_level`` says (``role_based`` keeps the mapping above, ``none`` gives nothing),
+and direct grants to the user or to any of the user's teams add to it: the highest level wins.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from enum import IntEnum
 import sqlalchemy as sa
 
 from qarion_pypi.auth.principal import Principal
-from qarion_pypi.db import Database, Row
+from qarion_pypi.db import Database
 from qarion_pypi.db import tables as t
 from qarion_pypi.errors import Forbidden, NotFound
 
@@ -38,6 +41,8 @@ ROLE_PERMISSIONS: dict[str, Permission] = {
     "editor": Permission.EDIT,
     "admin": Permission.ADMIN,
 }
+GRANT_LEVELS: dict[str, Permission] = {p.label: p for p in Permission if p is not Permission.NONE}
+SPACE_MEMBER_LEVELS = ("role_based", "none", "view", "publish", "edit")
 
 
 async def space_role(db: Database, principal: Principal, space_id: str) -> str | None:
@@ -50,20 +55,54 @@ async def space_role(db: Database, principal: Principal, space_id: str) -> str |
 
 
 async def effective_permission(
-    db: Database, principal: Principal | None, space_id: str, repository: Row | None = None
+    db: Database, principal: Principal | None, space_id: str, project_scope_id: str | None = None
 ) -> Permission:
-    """The highest permission that applies to ``principal`` in the space (and repository)."""
+    """The highest permission that applies to ``principal`` in the space, or in one of its scopes."""
     if principal is None:
         return Permission.NONE
     if principal.is_admin:
         return Permission.ADMIN
     role = await space_role(db, principal, space_id)
-    return ROLE_PERMISSIONS.get(role, Permission.NONE) if role else Permission.NONE
+    if role == "admin":
+        return Permission.ADMIN
+    from_role = ROLE_PERMISSIONS.get(role, Permission.NONE) if role else Permission.NONE
+    if project_scope_id is None:
+        return from_role
+    return await _scope_permission(db, principal, project_scope_id, role, from_role)
+
+
+async def _scope_permission(
+    db: Database, principal: Principal, project_scope_id: str, role: str | None, from_role: Permission
+) -> Permission:
+    default = await db.fetch_val(
+        sa.select(t.project_scopes.c.space_member_access_level).where(t.project_scopes.c.id == project_scope_id)
+    )
+    levels = [Permission.NONE]
+    if role is not None:
+        levels.append(from_role if default == "role_based" else GRANT_LEVELS.get(default, Permission.NONE))
+    my_teams = sa.select(t.team_members.c.team_id).where(t.team_members.c.user_id == principal.user_id)
+    grants = await db.fetch_all(
+        sa.select(t.project_scope_grants.c.access_level).where(
+            t.project_scope_grants.c.project_scope_id == project_scope_id,
+            sa.or_(
+                sa.and_(
+                    t.project_scope_grants.c.principal_type == "user",
+                    t.project_scope_grants.c.principal_id == principal.user_id,
+                ),
+                sa.and_(
+                    t.project_scope_grants.c.principal_type == "team",
+                    t.project_scope_grants.c.principal_id.in_(my_teams),
+                ),
+            ),
+        )
+    )
+    levels += [GRANT_LEVELS[row["access_level"]] for row in grants]
+    return max(levels)
 
 
 def require(held: Permission, needed: Permission, action: str, what: str) -> None:
     """Raise NotFound when the caller cannot even see ``what``, Forbidden when it lacks ``action``."""
     if held < Permission.VIEW:
-        raise NotFound(f"{what} not found")
+        raise NotFound(f"{what.capitalize()} not found.")
     if held < needed:
-        raise Forbidden(f"You lack {action} access to {what}.")
+        raise Forbidden(f"You lack {action} access to this {what}.")

@@ -74,12 +74,62 @@ space_members = sa.Table(
     sa.PrimaryKeyConstraint("space_id", "user_id"),
 )
 
+teams = sa.Table(
+    "teams",
+    metadata,
+    _id(),
+    sa.Column("slug", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    _time("created_at"),
+    _fk("created_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+)
+
+team_members = sa.Table(
+    "team_members",
+    metadata,
+    _fk("team_id", "teams.id"),
+    _fk("user_id", "users.id"),
+    _time("created_at"),
+    sa.PrimaryKeyConstraint("team_id", "user_id"),
+)
+
+project_scopes = sa.Table(
+    "project_scopes",
+    metadata,
+    _id(),
+    _fk("space_id", "spaces.id"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("slug", sa.String(64), nullable=False),
+    sa.Column("description", sa.Text, nullable=False, default=""),
+    sa.Column("source_type", sa.String(64), nullable=True),
+    sa.Column("source_id", sa.String(200), nullable=True),
+    sa.Column("source_metadata", sa.JSON, nullable=False, default=dict),
+    # role_based, none, view, publish or edit: what plain space membership grants here.
+    sa.Column("space_member_access_level", sa.String(16), nullable=False, default="role_based"),
+    _time("created_at"),
+    _time("updated_at"),
+    _fk("created_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+    _fk("updated_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+    sa.UniqueConstraint("space_id", "slug", name="uq_project_scope_slug"),
+)
+
+# Direct grants on a project scope to a user or a team (principal_id is that row's id).
+project_scope_grants = sa.Table(
+    "project_scope_grants",
+    metadata,
+    _fk("project_scope_id", "project_scopes.id"),
+    sa.Column("principal_type", sa.String(8), nullable=False),
+    sa.Column("principal_id", sa.String(36), nullable=False),
+    sa.Column("access_level", sa.String(16), nullable=False),
+    sa.PrimaryKeyConstraint("project_scope_id", "principal_type", "principal_id"),
+)
+
 repositories = sa.Table(
     "repositories",
     metadata,
     _id(),
     _fk("space_id", "spaces.id"),
-    sa.Column("project_scope_id", sa.String(36), nullable=True),
+    _fk("project_scope_id", "project_scopes.id", nullable=True),
     # project_scope_id or "" for space-wide: NULLs never collide in a unique index.
     sa.Column("scope_key", sa.String(36), nullable=False, default=""),
     sa.Column("kind", sa.String(16), nullable=False, default="hosted"),
@@ -163,3 +213,5 @@ sa.Index("ix_files_sha256", files.c.sha256)
 sa.Index("ix_files_metadata_sha256", files.c.metadata_sha256)
 sa.Index("ix_space_members_user", space_members.c.user_id)
 sa.Index("ix_api_keys_user", api_keys.c.user_id)
+sa.Index("ix_team_members_user", team_members.c.user_id)
+sa.Index("ix_grants_principal", project_scope_grants.c.principal_type, project_scope_grants.c.principal_id)

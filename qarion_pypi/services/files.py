@@ -22,7 +22,9 @@ async def get_file(ctx: Context, file_id: str, *, space_id: str | None = None) -
     """A file with its repository's space id; NotFound also for ids of other spaces."""
     row = None
     if is_uuid(file_id):
-        query = file_query().add_columns(t.repositories.c.space_id, t.repositories.c.slug.label("repository_slug"))
+        query = file_query().add_columns(
+            t.repositories.c.space_id, t.repositories.c.project_scope_id, t.repositories.c.slug.label("repository_slug")
+        )
         query = query.join(t.repositories, t.repositories.c.id == t.files.c.repository_id)
         query = query.where(t.files.c.id == file_id)
         if space_id is not None:

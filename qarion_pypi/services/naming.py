@@ -5,7 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 
-from qarion_pypi.errors import FieldError
+import sqlalchemy as sa
+
+from qarion_pypi.db import Database, Row
+from qarion_pypi.errors import Conflict, FieldError, NotFound, ValidationFailed
 
 SLUG_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
 USERNAME_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z")
@@ -35,3 +38,27 @@ def is_uuid(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def resolve_slug(name: str, slug: str | None, what: str) -> str:
+    """The given slug, or one made from the name; ValidationFailed when it is not a valid slug."""
+    slug = slug if slug is not None else slugify(name)
+    error = slug_error("slug", slug)
+    if error:
+        raise ValidationFailed(f"Invalid {what}.", [error])
+    return slug
+
+
+async def ensure_slug_free(
+    db: Database, table: sa.Table, slug: str, message: str, *within: sa.ColumnElement[bool]
+) -> None:
+    """Conflict when ``table`` already has ``slug`` (among the rows ``within`` selects)."""
+    if await db.fetch_one(sa.select(table.c.id).where(table.c.slug == slug, *within)):
+        raise Conflict(message)
+
+
+async def get_by_slug(db: Database, table: sa.Table, slug: str, what: str) -> Row:
+    row = await db.fetch_one(sa.select(table).where(table.c.slug == slug))
+    if row is None:
+        raise NotFound(f"{what} {slug!r} not found.")
+    return row

@@ -1,6 +1,9 @@
-"""Repositories: creation, lookup and the inventory counts their responses carry."""
+"""Repositories: creation, lookup, lifecycle and the inventory counts their responses carry."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -9,27 +12,40 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.types import utcnow
-from qarion_pypi.errors import Conflict, NotFound, ValidationFailed
-from qarion_pypi.services.naming import is_uuid, new_id, slug_error, slugify
+from qarion_pypi.errors import NotFound
+from qarion_pypi.services.blobs import release_unreferenced
+from qarion_pypi.services.naming import ensure_slug_free, is_uuid, new_id, resolve_slug
+
+
+def repository_query() -> sa.Select[Any]:
+    """Repositories with their space's slug and their scope's slug and name (NULL if space-wide)."""
+    return (
+        sa.select(
+            t.repositories,
+            t.spaces.c.slug.label("space_slug"),
+            t.project_scopes.c.slug.label("project_scope_slug"),
+            t.project_scopes.c.name.label("project_scope_name"),
+        )
+        .join(t.spaces, t.spaces.c.id == t.repositories.c.space_id)
+        .outerjoin(t.project_scopes, t.project_scopes.c.id == t.repositories.c.project_scope_id)
+    )
 
 
 async def create_repository(
-    ctx: Context, principal: Principal, space: Row, name: str, slug: str | None, description: str
+    ctx: Context, principal: Principal, space: Row, fields: Mapping[str, Any], scope: Row | None
 ) -> Row:
-    slug = slug if slug is not None else slugify(name)
-    error = slug_error("slug", slug)
-    if error:
-        raise ValidationFailed("Invalid repository.", [error])
+    slug = resolve_slug(fields["name"], fields.get("slug"), "repository")
     now = utcnow()
+    scope_id = scope["id"] if scope else None
     row = {
         "id": new_id(),
         "space_id": space["id"],
-        "project_scope_id": None,
-        "scope_key": "",
+        "project_scope_id": scope_id,
+        "scope_key": scope_id or "",
         "kind": "hosted",
-        "name": name,
+        "name": fields["name"],
         "slug": slug,
-        "description": description,
+        "description": fields.get("description") or "",
         "is_active": True,
         "archived_at": None,
         "created_at": now,
@@ -39,50 +55,91 @@ async def create_repository(
         "serial": 0,
     }
     async with ctx.db.transaction():
-        taken = await ctx.db.fetch_one(
-            sa.select(t.repositories.c.id).where(
-                t.repositories.c.space_id == space["id"],
-                t.repositories.c.scope_key == "",
-                t.repositories.c.slug == slug,
-            )
+        where = "this project scope" if scope else "this space"
+        await ensure_slug_free(
+            ctx.db,
+            t.repositories,
+            slug,
+            f"A repository with slug {slug!r} already exists in {where}.",
+            t.repositories.c.space_id == space["id"],
+            t.repositories.c.scope_key == row["scope_key"],
         )
-        if taken:
-            raise Conflict(f"A repository with slug {slug!r} already exists in this space.")
         await ctx.db.execute(t.repositories.insert().values(**row))
-    return row
+    return await get_repository(ctx, space, row["id"])
 
 
 async def list_repositories(ctx: Context, space: Row, *, include_archived: bool = False) -> list[Row]:
-    query = sa.select(t.repositories).where(t.repositories.c.space_id == space["id"])
+    query = repository_query().where(t.repositories.c.space_id == space["id"])
     if not include_archived:
         query = query.where(t.repositories.c.archived_at.is_(None))
-    return await ctx.db.fetch_all(query.order_by(t.repositories.c.slug))
+    return await ctx.db.fetch_all(query.order_by(t.repositories.c.scope_key, t.repositories.c.slug))
 
 
 async def get_repository(ctx: Context, space: Row, repository_id: str) -> Row:
     row = None
     if is_uuid(repository_id):
         row = await ctx.db.fetch_one(
-            sa.select(t.repositories).where(
-                t.repositories.c.id == repository_id, t.repositories.c.space_id == space["id"]
-            )
+            repository_query().where(t.repositories.c.id == repository_id, t.repositories.c.space_id == space["id"])
         )
     if row is None:
         raise NotFound("Repository not found.")
     return row
 
 
-async def resolve_client_repository(ctx: Context, space_slug: str, repository_slug: str) -> Row:
-    """A space-wide repository by its URL slugs, with its space's id; one query."""
-    row = await ctx.db.fetch_one(
-        sa.select(t.repositories, t.spaces.c.slug.label("space_slug"))
-        .join(t.spaces, t.spaces.c.id == t.repositories.c.space_id)
-        .where(
-            t.spaces.c.slug == space_slug,
-            t.repositories.c.slug == repository_slug,
-            t.repositories.c.scope_key == "",
+async def resolve_client_repository(
+    ctx: Context, space_slug: str, repository_slug: str, project_slug: str | None = None
+) -> Row:
+    """A repository by its client URL's slugs (project-scoped when ``project_slug`` is given)."""
+    query = repository_query().where(t.spaces.c.slug == space_slug, t.repositories.c.slug == repository_slug)
+    if project_slug is None:
+        query = query.where(t.repositories.c.scope_key == "")
+    else:
+        query = query.where(t.project_scopes.c.slug == project_slug)
+    row = await ctx.db.fetch_one(query)
+    if row is None:
+        raise NotFound("Repository not found.")
+    return row
+
+
+async def update_repository(ctx: Context, principal: Principal, repository: Row, changes: Mapping[str, Any]) -> Row:
+    """Name, description, is_active and archived (True stamps archived_at, False clears it)."""
+    values: dict[str, Any] = {k: v for k, v in changes.items() if k in {"name", "description", "is_active"}}
+    if "archived" in changes:
+        archived = changes["archived"]
+        values["archived_at"] = (repository["archived_at"] or utcnow()) if archived else None
+    values.update(updated_at=utcnow(), updated_by_id=principal.user_id, serial=t.repositories.c.serial + 1)
+    await ctx.db.execute(t.repositories.update().where(t.repositories.c.id == repository["id"]).values(**values))
+    return await _reload(ctx, repository)
+
+
+async def delete_repository(ctx: Context, repository: Row) -> None:
+    """Every row goes in one transaction; then, best effort, the blobs nothing else references."""
+    digests = [
+        row["sha256"]
+        for row in await ctx.db.fetch_all(
+            sa.select(t.files.c.sha256).where(t.files.c.repository_id == repository["id"])
         )
-    )
+    ]
+    async with ctx.db.transaction():
+        metadata_rows = sa.select(t.files.c.metadata_sha256).where(t.files.c.repository_id == repository["id"])
+        orphaned_metadata = await ctx.db.fetch_all(metadata_rows)
+        for table in (t.files, t.packages, t.filename_registry):
+            await ctx.db.execute(table.delete().where(table.c.repository_id == repository["id"]))
+        await ctx.db.execute(t.repositories.delete().where(t.repositories.c.id == repository["id"]))
+        for row in orphaned_metadata:
+            if row["metadata_sha256"]:
+                used = await ctx.db.fetch_one(
+                    sa.select(t.files.c.id).where(t.files.c.metadata_sha256 == row["metadata_sha256"]).limit(1)
+                )
+                if used is None:
+                    await ctx.db.execute(
+                        t.core_metadata.delete().where(t.core_metadata.c.sha256 == row["metadata_sha256"])
+                    )
+    await release_unreferenced(ctx, digests)
+
+
+async def _reload(ctx: Context, repository: Row) -> Row:
+    row = await ctx.db.fetch_one(repository_query().where(t.repositories.c.id == repository["id"]))
     if row is None:
         raise NotFound("Repository not found.")
     return row
@@ -116,7 +173,11 @@ async def touch(ctx: Context, repository_id: str, principal: Principal | None) -
 
 
 def accepts_uploads(repository: Row) -> str | None:
-    """Why the repository refuses uploads, or None when it accepts them."""
+    """Why the repository refuses uploads, or None when it accepts them.
+
+    Archived and inactive repositories are read-only: they still serve installs (pinned builds
+    keep working) but take no new files.
+    """
     if repository["archived_at"] is not None:
         return f"Repository {repository['slug']!r} is archived and does not accept uploads."
     if not repository["is_active"]:

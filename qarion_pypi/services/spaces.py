@@ -10,19 +10,15 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.types import utcnow
-from qarion_pypi.errors import Conflict, FieldError, NotFound, ValidationFailed
+from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.services import users
-from qarion_pypi.services.naming import new_id, slug_error, slugify
+from qarion_pypi.services.naming import ensure_slug_free, get_by_slug, new_id, resolve_slug
 
 
 async def create_space(ctx: Context, principal: Principal, name: str, slug: str | None) -> Row:
-    slug = slug if slug is not None else slugify(name)
-    error = slug_error("slug", slug)
-    if error:
-        raise ValidationFailed("Invalid space.", [error])
+    slug = resolve_slug(name, slug, "space")
     async with ctx.db.transaction():
-        if await ctx.db.fetch_one(sa.select(t.spaces.c.id).where(t.spaces.c.slug == slug)):
-            raise Conflict(f"A space with slug {slug!r} already exists.")
+        await ensure_slug_free(ctx.db, t.spaces, slug, f"A space with slug {slug!r} already exists.")
         row: dict[str, object] = {
             "id": new_id(),
             "slug": slug,
@@ -36,10 +32,7 @@ async def create_space(ctx: Context, principal: Principal, name: str, slug: str 
 
 
 async def get_space(ctx: Context, slug: str) -> Row:
-    row = await ctx.db.fetch_one(sa.select(t.spaces).where(t.spaces.c.slug == slug))
-    if row is None:
-        raise NotFound(f"Space {slug!r} not found.")
-    return row
+    return await get_by_slug(ctx.db, t.spaces, slug, "Space")
 
 
 async def list_spaces(ctx: Context, principal: Principal) -> list[Row]:
@@ -54,8 +47,7 @@ async def list_spaces(ctx: Context, principal: Principal) -> list[Row]:
 async def set_member(ctx: Context, space: Row, username: str, role: str) -> Row:
     if role not in ROLE_PERMISSIONS:
         raise ValidationFailed("Invalid role.", [FieldError("role", f"must be one of: {', '.join(ROLE_PERMISSIONS)}")])
-    user = await users.get_user(ctx, username)
-    assert user is not None
+    user = await users.require_user(ctx, username)
     async with ctx.db.transaction():
         await ctx.db.execute(
             t.space_members.delete().where(
@@ -67,8 +59,7 @@ async def set_member(ctx: Context, space: Row, username: str, role: str) -> Row:
 
 
 async def remove_member(ctx: Context, space: Row, username: str) -> None:
-    user = await users.get_user(ctx, username)
-    assert user is not None
+    user = await users.require_user(ctx, username)
     await ctx.db.execute(
         t.space_members.delete().where(
             t.space_members.c.space_id == space["id"], t.space_members.c.user_id == user["id"]

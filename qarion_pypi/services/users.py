@@ -69,6 +69,12 @@ async def get_user(ctx: Context, username: str, *, missing_ok: bool = False) -> 
     return row
 
 
+async def require_user(ctx: Context, username: str) -> Row:
+    row = await get_user(ctx, username)
+    assert row is not None
+    return row
+
+
 async def list_users(ctx: Context) -> list[Row]:
     return await ctx.db.fetch_all(sa.select(t.users).order_by(t.users.c.username))
 
@@ -88,6 +94,26 @@ async def create_api_key(ctx: Context, user: Row, name: str, key: str | None = N
     }
     await ctx.db.execute(t.api_keys.insert().values(**row))
     return row, key
+
+
+async def list_api_keys(ctx: Context, user: Row) -> list[Row]:
+    return await ctx.db.fetch_all(
+        sa.select(t.api_keys).where(t.api_keys.c.user_id == user["id"]).order_by(t.api_keys.c.created_at)
+    )
+
+
+async def revoke_api_key(ctx: Context, user: Row, key_id: str) -> Row:
+    """Revoked keys fail from the next request on; the row stays for the record."""
+    row = await ctx.db.fetch_one(
+        sa.select(t.api_keys).where(t.api_keys.c.id == key_id, t.api_keys.c.user_id == user["id"])
+    )
+    if row is None:
+        raise NotFound("API key not found.")
+    if row["revoked_at"] is None:
+        revoked_at = utcnow()
+        await ctx.db.execute(t.api_keys.update().where(t.api_keys.c.id == key_id).values(revoked_at=revoked_at))
+        row = {**row, "revoked_at": revoked_at}
+    return row
 
 
 async def bootstrap(ctx: Context) -> str | None:

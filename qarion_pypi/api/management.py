@@ -10,8 +10,9 @@ from starlette.routing import Route
 
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import Access, file_access, repository_access, scope_access, space_access
-from qarion_pypi.api.http import base_url, context, json_response, principal, read_json
-from qarion_pypi.api.payloads import NAME, Field, max_length, one_of, validate, validate_items
+from qarion_pypi.api.endpoints import Endpoint, openapi
+from qarion_pypi.api.http import API_PREFIX, base_url, context, json_response, principal, read_json
+from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, validate
 from qarion_pypi.api.uploading import receive_upload
 from qarion_pypi.auth.permissions import (
     GRANT_LEVELS,
@@ -24,16 +25,52 @@ from qarion_pypi.auth.permissions import (
 from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from qarion_pypi.services import files, packages, repositories, scopes, spaces, teams, users
+from qarion_pypi.services.naming import USERNAME_PATTERN
 
-SLUG = Field(str, check=max_length(64))
-DESCRIPTION = Field(str, check=max_length(10_000))
-OPTIONAL_TEXT = Field(str, nullable=True, check=max_length(200))
-MEMBER_LEVEL = Field(str, check=one_of(*SPACE_MEMBER_LEVELS))
+OPTIONAL_TEXT = Field(str, nullable=True, max_length=200)
+MEMBER_LEVEL = Field(str, enum=SPACE_MEMBER_LEVELS)
 GRANT = {
-    "principal_type": Field(str, required=True, check=one_of("user", "team")),
-    "principal_id": Field(str, required=True, check=max_length(36)),
-    "access_level": Field(str, required=True, check=one_of(*GRANT_LEVELS)),
+    "principal_type": Field(str, required=True, enum=("user", "team")),
+    "principal_id": Field(str, required=True, max_length=36, description="the user's or team's id"),
+    "access_level": Field(str, required=True, enum=tuple(GRANT_LEVELS)),
 }
+NAMED = {"name": NAME, "slug": SLUG}
+CREATE_USER = {"username": Field(str, required=True, max_length=64, pattern=USERNAME_PATTERN), "is_admin": Field(bool)}
+CREATE_KEY = {"name": NAME}
+SPACE_ROLE = {"role": Field(str, required=True, enum=tuple(ROLE_PERMISSIONS))}
+CREATE_SCOPE = {
+    "name": NAME,
+    "slug": SLUG,
+    "description": DESCRIPTION,
+    "source_type": OPTIONAL_TEXT,
+    "source_id": OPTIONAL_TEXT,
+    "source_metadata": Field(dict, nullable=True),
+    "space_member_access_level": MEMBER_LEVEL,
+}
+UPDATE_SCOPE = {
+    "name": OPTIONAL_NAME,
+    "slug": SLUG,
+    "description": DESCRIPTION,
+    "space_member_access_level": MEMBER_LEVEL,
+}
+SCOPE_ACCESS = {
+    "space_member_access_level": Field(str, required=True, enum=SPACE_MEMBER_LEVELS),
+    "grants": Field(list, required=True, items=GRANT),
+}
+CREATE_REPOSITORY = {
+    "name": NAME,
+    "slug": SLUG,
+    "description": DESCRIPTION,
+    "project_scope_id": Field(str, nullable=True, max_length=36),
+    "project_scope_slug": Field(str, nullable=True, max_length=64),
+}
+UPDATE_REPOSITORY = {
+    "name": OPTIONAL_NAME,
+    "description": DESCRIPTION,
+    "is_active": Field(bool),
+    "archived": Field(bool),
+}
+YANK = {"yanked": Field(bool, required=True), "reason": Field(str, nullable=True, max_length=files.MAX_YANK_REASON)}
 
 
 async def _platform_admin(request: Request) -> None:
@@ -69,7 +106,7 @@ async def me(request: Request) -> Response:
 
 async def create_user(request: Request) -> Response:
     await _platform_admin(request)
-    payload = validate(await read_json(request), {"username": Field(str, required=True), "is_admin": Field(bool)})
+    payload = validate(await read_json(request), CREATE_USER)
     row = await users.create_user(context(request), payload["username"], is_admin=payload.get("is_admin", False))
     return json_response(presenters.user(row), 201)
 
@@ -90,7 +127,7 @@ async def _key_owner(request: Request) -> dict[str, Any]:
 
 async def create_api_key(request: Request) -> Response:
     owner = await _key_owner(request)
-    payload = validate(await read_json(request), {"name": NAME})
+    payload = validate(await read_json(request), CREATE_KEY)
     row, key = await users.create_api_key(context(request), owner, payload["name"])
     return json_response(presenters.api_key(row, key), 201)
 
@@ -108,7 +145,7 @@ async def revoke_api_key(request: Request) -> Response:
 
 async def create_team(request: Request) -> Response:
     await _platform_admin(request)
-    payload = validate(await read_json(request), {"name": NAME, "slug": SLUG})
+    payload = validate(await read_json(request), NAMED)
     row = await teams.create_team(context(request), await principal(request), payload["name"], payload.get("slug"))
     return json_response(presenters.team(row, []), 201)
 
@@ -138,7 +175,7 @@ async def delete_team_member(request: Request) -> Response:
 
 async def create_space(request: Request) -> Response:
     await _platform_admin(request)
-    payload = validate(await read_json(request), {"name": NAME, "slug": SLUG})
+    payload = validate(await read_json(request), NAMED)
     row = await spaces.create_space(context(request), await principal(request), payload["name"], payload.get("slug"))
     return json_response(presenters.space(row), 201)
 
@@ -155,7 +192,7 @@ async def list_space_members(request: Request) -> Response:
 
 async def put_space_member(request: Request) -> Response:
     access = await space_access(request, Permission.ADMIN, "admin")
-    payload = validate(await read_json(request), {"role": Field(str, required=True, check=one_of(*ROLE_PERMISSIONS))})
+    payload = validate(await read_json(request), SPACE_ROLE)
     member = await spaces.set_member(context(request), access.space, request.path_params["username"], payload["role"])
     return json_response(member)
 
@@ -196,30 +233,13 @@ async def list_scopes(request: Request) -> Response:
 
 async def create_scope(request: Request) -> Response:
     access = await space_access(request, Permission.ADMIN, "create")
-    payload = validate(
-        await read_json(request),
-        {
-            "name": NAME,
-            "slug": SLUG,
-            "description": DESCRIPTION,
-            "source_type": OPTIONAL_TEXT,
-            "source_id": OPTIONAL_TEXT,
-            "source_metadata": Field(dict, nullable=True),
-            "space_member_access_level": MEMBER_LEVEL,
-        },
-    )
+    payload = validate(await read_json(request), CREATE_SCOPE)
     row = await scopes.create_scope(context(request), access.principal, access.space, payload)
     return json_response(presenters.project_scope(row, access.permission), 201)
 
 
 async def update_scope(request: Request) -> Response:
-    spec = {
-        "name": Field(str, check=NAME.check),
-        "slug": SLUG,
-        "description": DESCRIPTION,
-        "space_member_access_level": MEMBER_LEVEL,
-    }
-    payload = validate(await read_json(request), spec)
+    payload = validate(await read_json(request), UPDATE_SCOPE)
     needed = Permission.ADMIN if "space_member_access_level" in payload else Permission.EDIT
     access = await scope_access(request, needed, needed.label)
     row = await scopes.update_scope(context(request), access.principal, access.row, payload)
@@ -234,12 +254,8 @@ async def read_scope_access(request: Request) -> Response:
 
 async def replace_scope_access(request: Request) -> Response:
     access = await scope_access(request, Permission.ADMIN, "admin")
-    payload = validate(
-        await read_json(request),
-        {"space_member_access_level": Field(str, required=True, check=one_of(*SPACE_MEMBER_LEVELS)),
-         "grants": Field(list, required=True)},
-    )  # fmt: skip
-    grants = validate_items(payload["grants"], GRANT, "grants")
+    payload = validate(await read_json(request), SCOPE_ACCESS)
+    grants = payload["grants"]
     ctx = context(request)
     await scopes.replace_access(ctx, access.principal, access.row, payload["space_member_access_level"], grants)
     scope = await scopes.get_scope(ctx, access.space, scope_id=access.row["id"])
@@ -252,16 +268,7 @@ async def replace_scope_access(request: Request) -> Response:
 
 async def create_repository(request: Request) -> Response:
     ctx = context(request)
-    payload = validate(
-        await read_json(request),
-        {
-            "name": NAME,
-            "slug": SLUG,
-            "description": DESCRIPTION,
-            "project_scope_id": Field(str, nullable=True),
-            "project_scope_slug": Field(str, nullable=True),
-        },
-    )
+    payload = validate(await read_json(request), CREATE_REPOSITORY)
     if payload.get("project_scope_id") and payload.get("project_scope_slug"):
         raise ValidationFailed(
             "Use either project_scope_id or project_scope_slug, not both.",
@@ -309,15 +316,7 @@ async def read_repository(request: Request) -> Response:
 
 
 async def update_repository(request: Request) -> Response:
-    payload = validate(
-        await read_json(request),
-        {
-            "name": Field(str, check=NAME.check),
-            "description": DESCRIPTION,
-            "is_active": Field(bool),
-            "archived": Field(bool),
-        },
-    )
+    payload = validate(await read_json(request), UPDATE_REPOSITORY)
     lifecycle = "is_active" in payload or "archived" in payload
     needed, action = (Permission.ADMIN, "admin") if lifecycle else (Permission.EDIT, "edit")
     access = await repository_access(request, needed, action)
@@ -364,13 +363,7 @@ async def upload_file(request: Request) -> Response:
 
 async def yank_file(request: Request) -> Response:
     access = await file_access(request, Permission.EDIT, "yank")
-    payload = validate(
-        await read_json(request),
-        {
-            "yanked": Field(bool, required=True),
-            "reason": Field(str, nullable=True, check=max_length(files.MAX_YANK_REASON)),
-        },
-    )
+    payload = validate(await read_json(request), YANK)
     row = await files.set_yanked(
         context(request), access.principal, access.row, payload["yanked"], payload.get("reason")
     )
@@ -389,36 +382,55 @@ _SCOPES = _REPOS + "/project-scopes"
 _SCOPE = _SCOPES + "/{project_scope_id}"
 _REPO = _REPOS + "/{repository_id}"
 
-routes = [
-    Route("/me", me, methods=["GET"]),
-    Route("/users", create_user, methods=["POST"]),
-    Route("/users", list_users, methods=["GET"]),
-    Route("/users/{username}/api-keys", create_api_key, methods=["POST"]),
-    Route("/users/{username}/api-keys", list_api_keys, methods=["GET"]),
-    Route("/users/{username}/api-keys/{key_id}", revoke_api_key, methods=["DELETE"]),
-    Route("/teams", create_team, methods=["POST"]),
-    Route("/teams", list_teams, methods=["GET"]),
-    Route("/teams/{team}/members/{username}", put_team_member, methods=["PUT"]),
-    Route("/teams/{team}/members/{username}", delete_team_member, methods=["DELETE"]),
-    Route("/spaces", create_space, methods=["POST"]),
-    Route("/spaces", list_spaces, methods=["GET"]),
-    Route(_SPACE + "/members", list_space_members, methods=["GET"]),
-    Route(_SPACE + "/members/{username}", put_space_member, methods=["PUT"]),
-    Route(_SPACE + "/members/{username}", delete_space_member, methods=["DELETE"]),
-    Route(_SCOPES, list_scopes, methods=["GET"]),
-    Route(_SCOPES, create_scope, methods=["POST"]),
-    Route(_SCOPE, update_scope, methods=["PATCH"]),
-    Route(_SCOPE + "/access", read_scope_access, methods=["GET"]),
-    Route(_SCOPE + "/access", replace_scope_access, methods=["PUT"]),
-    Route(_REPOS, create_repository, methods=["POST"]),
-    Route(_REPOS, list_repositories, methods=["GET"]),
-    Route(_REPOS + "/files/{file_id}/yank", yank_file, methods=["PATCH"]),
-    Route(_REPOS + "/files/{file_id}", delete_file, methods=["DELETE"]),
-    Route(_REPO, read_repository, methods=["GET"]),
-    Route(_REPO, update_repository, methods=["PATCH"]),
-    Route(_REPO, delete_repository, methods=["DELETE"]),
-    Route(_REPO + "/archive", archive_repository, methods=["POST"]),
-    Route(_REPO + "/packages", list_packages, methods=["GET"]),
-    Route(_REPO + "/packages/{package_name}", read_package, methods=["GET"]),
-    Route(_REPO + "/files", upload_file, methods=["POST"]),
+ENDPOINTS = [
+    Endpoint("GET", "/me", me, "The caller, its teams and spaces"),
+    Endpoint("POST", "/users", create_user, "Create a user (platform admin)", 201, CREATE_USER),
+    Endpoint("GET", "/users", list_users, "List users (platform admin)"),
+    Endpoint(
+        "POST",
+        "/users/{username}/api-keys",
+        create_api_key,
+        "Create an API key; the key is shown once",
+        201,
+        CREATE_KEY,
+    ),
+    Endpoint("GET", "/users/{username}/api-keys", list_api_keys, "List a user's API keys"),
+    Endpoint("DELETE", "/users/{username}/api-keys/{key_id}", revoke_api_key, "Revoke an API key", 204),
+    Endpoint("POST", "/teams", create_team, "Create a team (platform admin)", 201, NAMED),
+    Endpoint("GET", "/teams", list_teams, "List teams"),
+    Endpoint("PUT", "/teams/{team}/members/{username}", put_team_member, "Add a team member (platform admin)"),
+    Endpoint("DELETE", "/teams/{team}/members/{username}", delete_team_member, "Remove a team member", 204),
+    Endpoint("POST", "/spaces", create_space, "Create a space (platform admin)", 201, NAMED),
+    Endpoint("GET", "/spaces", list_spaces, "List the caller's spaces"),
+    Endpoint("GET", _SPACE + "/members", list_space_members, "List space members"),
+    Endpoint(
+        "PUT", _SPACE + "/members/{username}", put_space_member, "Set a member's role (space admin)", body=SPACE_ROLE
+    ),
+    Endpoint("DELETE", _SPACE + "/members/{username}", delete_space_member, "Remove a space member", 204),
+    Endpoint("GET", _SCOPES, list_scopes, "List project scopes"),
+    Endpoint("POST", _SCOPES, create_scope, "Create a project scope", 201, CREATE_SCOPE),
+    Endpoint("PATCH", _SCOPE, update_scope, "Update a project scope", body=UPDATE_SCOPE),
+    Endpoint("GET", _SCOPE + "/access", read_scope_access, "Read project-scope access settings"),
+    Endpoint(
+        "PUT", _SCOPE + "/access", replace_scope_access, "Replace project-scope access settings", body=SCOPE_ACCESS
+    ),
+    Endpoint("POST", _REPOS, create_repository, "Create a repository", 201, CREATE_REPOSITORY),
+    Endpoint("GET", _REPOS, list_repositories, "List repositories", query=("include_archived",)),
+    Endpoint("PATCH", _REPOS + "/files/{file_id}/yank", yank_file, "Yank or unyank a file", body=YANK),
+    Endpoint("DELETE", _REPOS + "/files/{file_id}", delete_file, "Delete a file", 204),
+    Endpoint("GET", _REPO, read_repository, "Read a repository with its packages"),
+    Endpoint("PATCH", _REPO, update_repository, "Update repository metadata or flags", body=UPDATE_REPOSITORY),
+    Endpoint("DELETE", _REPO, delete_repository, "Permanently delete a repository", 204),
+    Endpoint("POST", _REPO + "/archive", archive_repository, "Archive a repository"),
+    Endpoint("GET", _REPO + "/packages", list_packages, "List packages"),
+    Endpoint("GET", _REPO + "/packages/{package_name}", read_package, "Read a package with its versions and files"),
+    Endpoint("POST", _REPO + "/files", upload_file, "Upload a distribution file", 201, multipart="file"),
 ]
+
+
+async def openapi_document(request: Request) -> Response:
+    return json_response(_OPENAPI)
+
+
+_OPENAPI = openapi(ENDPOINTS, API_PREFIX)
+routes = [Route("/openapi.json", openapi_document, methods=["GET"]), *(e.route() for e in ENDPOINTS)]

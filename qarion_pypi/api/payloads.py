@@ -1,57 +1,91 @@
-"""Strict JSON payload checking: unknown fields, wrong types and bad values become 422 field errors."""
+"""Strict JSON payloads, declared once: the same specs validate requests and describe them in OpenAPI.
+
+Unknown fields, wrong types and bad values become 422 field errors, all reported at once.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from qarion_pypi.errors import FieldError, ValidationFailed
+from qarion_pypi.services.naming import SLUG_PATTERN
 
-Check = Callable[[Any], str | None]
+_JSON_TYPES: dict[type, str] = {str: "string", bool: "boolean", int: "integer", list: "array", dict: "object"}
+_TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", list: "a list", dict: "an object"}
 
 
 @dataclass(frozen=True)
 class Field:
-    kind: type | tuple[type, ...]
+    kind: type
     required: bool = False
-    check: Check | None = None
     nullable: bool = False
+    enum: tuple[str, ...] | None = None
+    max_length: int | None = None
+    non_blank: bool = False
+    pattern: str | None = None  # JSON Schema only: the services check it and say why
+    items: Mapping[str, Field] | None = None  # for lists of objects
+    description: str = ""
 
-
-def max_length(limit: int) -> Check:
-    return lambda value: f"must be at most {limit} characters" if len(value) > limit else None
-
-
-def non_blank(value: str) -> str | None:
-    return "must not be blank" if not value.strip() else None
-
-
-def one_of(*choices: str) -> Check:
-    return lambda value: None if value in choices else f"must be one of: {', '.join(choices)}"
-
-
-def both(*checks: Check) -> Check:
-    def run(value: Any) -> str | None:
-        for check in checks:
-            message = check(value)
-            if message:
-                return message
+    def problem(self, value: Any) -> str | None:
+        # bool is an int in Python; JSON true is never a valid integer here.
+        if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is int):
+            return f"must be {_TYPE_NAMES[self.kind]}"
+        if self.enum is not None and value not in self.enum:
+            return f"must be one of: {', '.join(self.enum)}"
+        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
+            return f"must be at most {self.max_length} characters"
+        if self.non_blank and isinstance(value, str) and not value.strip():
+            return "must not be blank"
         return None
 
-    return run
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": _JSON_TYPES[self.kind]}
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
+        if self.max_length is not None:
+            schema["maxLength"] = self.max_length
+        if self.non_blank:
+            schema["minLength"] = 1
+            schema["pattern"] = r"\S"
+        if self.pattern is not None:
+            schema["pattern"] = self.pattern
+        if self.items is not None:
+            schema["items"] = object_schema(self.items)
+        if self.description:
+            schema["description"] = self.description
+        if self.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        return schema
 
 
-NAME = Field(str, required=True, check=both(non_blank, max_length(200)))
+Spec = Mapping[str, Field]
+
+NAME = Field(str, required=True, max_length=200, non_blank=True)
+OPTIONAL_NAME = Field(str, max_length=200, non_blank=True)
+SLUG = Field(
+    str,
+    max_length=64,
+    pattern=SLUG_PATTERN,
+    description="lowercase letters, digits and hyphens; made from the name if omitted",
+)
+DESCRIPTION = Field(str, max_length=10_000)
 
 
-def _type_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "a string", bool: "a boolean", int: "an integer", list: "a list", dict: "an object"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
+def object_schema(spec: Spec) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {name: field.json_schema() for name, field in spec.items()},
+        "additionalProperties": False,
+    }
+    required = [name for name, field in spec.items() if field.required]
+    if required:
+        schema["required"] = required
+    return schema
 
 
-def validate(payload: Mapping[str, Any], spec: Mapping[str, Field]) -> dict[str, Any]:
+def validate(payload: Mapping[str, Any], spec: Spec) -> dict[str, Any]:
     """The payload's fields, checked against ``spec``; raises with every problem at once."""
     errors = [FieldError(name, "unknown field") for name in payload if name not in spec]
     clean: dict[str, Any] = {}
@@ -64,13 +98,15 @@ def validate(payload: Mapping[str, Any], spec: Mapping[str, Field]) -> dict[str,
         if value is None and rule.nullable:
             clean[name] = None
             continue
-        # bool is an int in Python; JSON true is never a valid integer here.
-        if not isinstance(value, rule.kind) or (isinstance(value, bool) and rule.kind is int):
-            errors.append(FieldError(name, f"must be {_type_name(rule.kind)}"))
-            continue
-        message = rule.check(value) if rule.check else None
-        if message:
-            errors.append(FieldError(name, message))
+        problem = rule.problem(value)
+        if problem is None and rule.items is not None:
+            try:
+                value = validate_items(value, rule.items, name)
+            except ValidationFailed as exc:
+                errors += exc.errors
+                continue
+        if problem:
+            errors.append(FieldError(name, problem))
             continue
         clean[name] = value
     if errors:
@@ -78,7 +114,7 @@ def validate(payload: Mapping[str, Any], spec: Mapping[str, Field]) -> dict[str,
     return clean
 
 
-def validate_items(items: list[Any], spec: Mapping[str, Field], field: str) -> list[dict[str, Any]]:
+def validate_items(items: list[Any], spec: Spec, field: str) -> list[dict[str, Any]]:
     """Each item of a list field checked against ``spec``; errors name ``field[i].name``."""
     clean, errors = [], []
     for index, item in enumerate(items):

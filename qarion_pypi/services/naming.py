@@ -10,8 +10,11 @@ import sqlalchemy as sa
 from qarion_pypi.db import Database, Row
 from qarion_pypi.errors import Conflict, FieldError, NotFound, ValidationFailed
 
-SLUG_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?\Z")
-USERNAME_RE = re.compile(r"\A[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?\Z")
+# Written for both Python (fullmatch) and JSON Schema (ECMA 262), which the OpenAPI document uses.
+SLUG_PATTERN = "^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+USERNAME_PATTERN = "^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?$"
+SLUG_RE = re.compile(SLUG_PATTERN)
+USERNAME_RE = re.compile(USERNAME_PATTERN)
 
 
 def slugify(name: str) -> str:
@@ -20,7 +23,7 @@ def slugify(name: str) -> str:
 
 
 def slug_error(field: str, slug: str) -> FieldError | None:
-    if SLUG_RE.match(slug):
+    if SLUG_RE.fullmatch(slug):
         return None
     return FieldError(
         field,

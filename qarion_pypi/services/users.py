@@ -49,7 +49,7 @@ async def authenticate(ctx: Context, credentials: Credentials) -> Principal:
 
 
 async def create_user(ctx: Context, username: str, *, is_admin: bool = False) -> Row:
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):
         raise ValidationFailed(
             "Invalid username.",
             [FieldError("username", "must be 1-64 letters, digits, '.', '_' or '-'")],

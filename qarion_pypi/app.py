@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from qarion_pypi.api import client, management
+from qarion_pypi.api import client, health, management
 from qarion_pypi.api.http import API_PREFIX, error_response
 from qarion_pypi.config import Settings
 from qarion_pypi.context import Context
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> Starlette:
             await ctx.db.disconnect()
 
     app = Starlette(
-        routes=[Mount(API_PREFIX, routes=[*client.routes, *management.routes])],
+        routes=[*health.routes, Mount(API_PREFIX, routes=[*client.routes, *management.routes])],
         exception_handlers={QarionError: error_response},
         lifespan=lifespan,
     )

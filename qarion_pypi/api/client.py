@@ -10,6 +10,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from qarion_pypi.api import urls
+from qarion_pypi.api.auditing import audited
 from qarion_pypi.api.blobs import BlobResponse
 from qarion_pypi.api.http import context, link_prefix, principal
 from qarion_pypi.api.uploading import receive_upload
@@ -153,13 +154,16 @@ async def download(request: Request) -> Response:
     raise NotFound("File not found.")
 
 
+audited_upload = audited("upload", "file")(legacy_upload)
+
+
 def _repository_routes(root: str) -> list[Route]:
     return [
         Route(root + "/simple/", simple_index, methods=["GET", "HEAD"]),
         Route(root + "/simple/{project}/", simple_project, methods=["GET", "HEAD"]),
         # twine does not follow redirects, so both spellings answer directly.
-        Route(root + "/legacy/", legacy_upload, methods=["POST"]),
-        Route(root + "/legacy", legacy_upload, methods=["POST"]),
+        Route(root + "/legacy/", audited_upload, methods=["POST"]),
+        Route(root + "/legacy", audited_upload, methods=["POST"]),
     ]
 
 

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
 from qarion_pypi import __version__
+from qarion_pypi.api.auditing import audited
+from qarion_pypi.api.http import Handler
 from qarion_pypi.api.payloads import Spec, object_schema
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 _ERROR = {
     "type": "object",
@@ -49,17 +47,23 @@ class Endpoint:
     status: int = 200
     body: Spec | None = None
     multipart: str | None = None  # the form field a file is uploaded in
-    query: Sequence[str] = ()
+    query: Mapping[str, str] = field(default_factory=dict)  # name -> JSON Schema type
+    # What the audit log calls the resource, and the path parameter naming it (mutations only).
+    audit: tuple[str, str | None] | None = None
 
     def route(self) -> Route:
-        return Route(self.path, self.handler, methods=[self.method])
+        handler = self.handler
+        if self.audit is not None:
+            resource_type, id_param = self.audit
+            handler = audited(self.handler.__name__, resource_type, id_param)(handler)
+        return Route(self.path, handler, methods=[self.method])
 
     def operation(self) -> dict[str, Any]:
         parameters: list[dict[str, Any]] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in re.findall(r"{(\w+)}", self.path)
         ]
-        parameters += [{"name": name, "in": "query", "schema": {"type": "boolean"}} for name in self.query]
+        parameters += [{"name": name, "in": "query", "schema": {"type": kind}} for name, kind in self.query.items()]
         success: dict[str, Any] = {"description": "Success"}
         if self.status != 204:
             success["content"] = {"application/json": {"schema": {}}}

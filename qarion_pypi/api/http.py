@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -13,6 +14,8 @@ from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.errors import BadRequest, NotFound, QarionError, Unauthenticated
 from qarion_pypi.services import users
+
+Handler = Callable[[Request], Awaitable[Response]]
 
 API_PREFIX = "/api/v1.0"
 CLIENT_PREFIX = API_PREFIX + "/pypi/"
@@ -33,7 +36,9 @@ async def principal(request: Request) -> Principal:
         raise Unauthenticated(f"Unreadable credentials: {exc}.") from None
     if credentials is None:
         raise Unauthenticated("Authentication required: send an API key (Bearer, or Basic __token__:KEY).")
-    return await users.authenticate(context(request), credentials)
+    caller = await users.authenticate(context(request), credentials)
+    request.state.principal = caller  # the audit log's actor, even when the handler fails later
+    return caller
 
 
 def base_url(request: Request) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +26,7 @@ from qarion_pypi.auth.permissions import (
 )
 from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from qarion_pypi.services import files, packages, repositories, scopes, spaces, teams, users
+from qarion_pypi.services import audit, files, packages, repositories, scopes, spaces, teams, users
 from qarion_pypi.services.naming import USERNAME_PATTERN
 
 OPTIONAL_TEXT = Field(str, nullable=True, max_length=200)
@@ -376,6 +378,55 @@ async def delete_file(request: Request) -> Response:
     return Response(status_code=204)
 
 
+AUDIT_QUERY = {"resource_type": "string", "q": "string", "limit": "integer", "space": "string", "since": "string",
+               "until": "string"}  # fmt: skip
+
+
+async def read_audit(request: Request) -> Response:
+    ctx = context(request)
+    caller = await principal(request)
+    params = request.query_params
+    unknown = [FieldError(name, "unknown query parameter") for name in params if name not in AUDIT_QUERY]
+    if unknown:
+        raise ValidationFailed("Invalid query.", unknown)
+    visible = None if caller.is_admin else await audit.admin_spaces(ctx, caller)
+    if visible is not None and not visible:
+        raise Forbidden("You lack admin access to any space's audit log.")
+    space = params.get("space")
+    if space is not None:
+        if visible is not None and space not in visible:
+            raise NotFound(f"Space {space!r} not found.")
+        visible = [space]
+    query = audit.Query(
+        spaces=visible,
+        resource_type=params.get("resource_type"),
+        text=params.get("q"),
+        since=_timestamp(params, "since"),
+        until=_timestamp(params, "until"),
+        limit=_limit(params.get("limit", "100")),
+    )
+    return json_response([presenters.audit_event(row) for row in await audit.search(ctx, query)])
+
+
+def _limit(raw: str) -> int:
+    if not raw.isdigit() or not 1 <= int(raw) <= audit.MAX_LIMIT:
+        raise ValidationFailed(
+            "Invalid query.", [FieldError("limit", f"must be an integer from 1 to {audit.MAX_LIMIT}")]
+        )
+    return int(raw)
+
+
+def _timestamp(params: Mapping[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationFailed("Invalid query.", [FieldError(name, "must be an ISO 8601 date or time")]) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 _SPACE = "/spaces/{slug}"
 _REPOS = _SPACE + "/package-repositories"
 _SCOPES = _REPOS + "/project-scopes"
@@ -384,7 +435,7 @@ _REPO = _REPOS + "/{repository_id}"
 
 ENDPOINTS = [
     Endpoint("GET", "/me", me, "The caller, its teams and spaces"),
-    Endpoint("POST", "/users", create_user, "Create a user (platform admin)", 201, CREATE_USER),
+    Endpoint("POST", "/users", create_user, "Create a user (platform admin)", 201, CREATE_USER, audit=("user", None)),
     Endpoint("GET", "/users", list_users, "List users (platform admin)"),
     Endpoint(
         "POST",
@@ -393,38 +444,111 @@ ENDPOINTS = [
         "Create an API key; the key is shown once",
         201,
         CREATE_KEY,
+        audit=("api_key", None),
     ),
     Endpoint("GET", "/users/{username}/api-keys", list_api_keys, "List a user's API keys"),
-    Endpoint("DELETE", "/users/{username}/api-keys/{key_id}", revoke_api_key, "Revoke an API key", 204),
-    Endpoint("POST", "/teams", create_team, "Create a team (platform admin)", 201, NAMED),
+    Endpoint(
+        "DELETE",
+        "/users/{username}/api-keys/{key_id}",
+        revoke_api_key,
+        "Revoke an API key",
+        204,
+        audit=("api_key", "key_id"),
+    ),
+    Endpoint("POST", "/teams", create_team, "Create a team (platform admin)", 201, NAMED, audit=("team", None)),
     Endpoint("GET", "/teams", list_teams, "List teams"),
-    Endpoint("PUT", "/teams/{team}/members/{username}", put_team_member, "Add a team member (platform admin)"),
-    Endpoint("DELETE", "/teams/{team}/members/{username}", delete_team_member, "Remove a team member", 204),
-    Endpoint("POST", "/spaces", create_space, "Create a space (platform admin)", 201, NAMED),
+    Endpoint(
+        "PUT",
+        "/teams/{team}/members/{username}",
+        put_team_member,
+        "Add a team member (platform admin)",
+        audit=("team", "team"),
+    ),
+    Endpoint(
+        "DELETE",
+        "/teams/{team}/members/{username}",
+        delete_team_member,
+        "Remove a team member",
+        204,
+        audit=("team", "team"),
+    ),
+    Endpoint("POST", "/spaces", create_space, "Create a space (platform admin)", 201, NAMED, audit=("space", None)),
     Endpoint("GET", "/spaces", list_spaces, "List the caller's spaces"),
     Endpoint("GET", _SPACE + "/members", list_space_members, "List space members"),
     Endpoint(
-        "PUT", _SPACE + "/members/{username}", put_space_member, "Set a member's role (space admin)", body=SPACE_ROLE
+        "PUT",
+        _SPACE + "/members/{username}",
+        put_space_member,
+        "Set a member's role (space admin)",
+        body=SPACE_ROLE,
+        audit=("space_member", "username"),
     ),
-    Endpoint("DELETE", _SPACE + "/members/{username}", delete_space_member, "Remove a space member", 204),
+    Endpoint(
+        "DELETE",
+        _SPACE + "/members/{username}",
+        delete_space_member,
+        "Remove a space member",
+        204,
+        audit=("space_member", "username"),
+    ),
     Endpoint("GET", _SCOPES, list_scopes, "List project scopes"),
-    Endpoint("POST", _SCOPES, create_scope, "Create a project scope", 201, CREATE_SCOPE),
-    Endpoint("PATCH", _SCOPE, update_scope, "Update a project scope", body=UPDATE_SCOPE),
+    Endpoint("POST", _SCOPES, create_scope, "Create a project scope", 201, CREATE_SCOPE, audit=("project_scope", None)),
+    Endpoint(
+        "PATCH",
+        _SCOPE,
+        update_scope,
+        "Update a project scope",
+        body=UPDATE_SCOPE,
+        audit=("project_scope", "project_scope_id"),
+    ),
     Endpoint("GET", _SCOPE + "/access", read_scope_access, "Read project-scope access settings"),
     Endpoint(
-        "PUT", _SCOPE + "/access", replace_scope_access, "Replace project-scope access settings", body=SCOPE_ACCESS
+        "PUT",
+        _SCOPE + "/access",
+        replace_scope_access,
+        "Replace project-scope access settings",
+        body=SCOPE_ACCESS,
+        audit=("project_scope", "project_scope_id"),
     ),
-    Endpoint("POST", _REPOS, create_repository, "Create a repository", 201, CREATE_REPOSITORY),
-    Endpoint("GET", _REPOS, list_repositories, "List repositories", query=("include_archived",)),
-    Endpoint("PATCH", _REPOS + "/files/{file_id}/yank", yank_file, "Yank or unyank a file", body=YANK),
-    Endpoint("DELETE", _REPOS + "/files/{file_id}", delete_file, "Delete a file", 204),
+    Endpoint(
+        "POST", _REPOS, create_repository, "Create a repository", 201, CREATE_REPOSITORY, audit=("repository", None)
+    ),
+    Endpoint("GET", _REPOS, list_repositories, "List repositories", query={"include_archived": "boolean"}),
+    Endpoint(
+        "PATCH",
+        _REPOS + "/files/{file_id}/yank",
+        yank_file,
+        "Yank or unyank a file",
+        body=YANK,
+        audit=("file", "file_id"),
+    ),
+    Endpoint("DELETE", _REPOS + "/files/{file_id}", delete_file, "Delete a file", 204, audit=("file", "file_id")),
     Endpoint("GET", _REPO, read_repository, "Read a repository with its packages"),
-    Endpoint("PATCH", _REPO, update_repository, "Update repository metadata or flags", body=UPDATE_REPOSITORY),
-    Endpoint("DELETE", _REPO, delete_repository, "Permanently delete a repository", 204),
-    Endpoint("POST", _REPO + "/archive", archive_repository, "Archive a repository"),
+    Endpoint(
+        "PATCH",
+        _REPO,
+        update_repository,
+        "Update repository metadata or flags",
+        body=UPDATE_REPOSITORY,
+        audit=("repository", "repository_id"),
+    ),
+    Endpoint(
+        "DELETE",
+        _REPO,
+        delete_repository,
+        "Permanently delete a repository",
+        204,
+        audit=("repository", "repository_id"),
+    ),
+    Endpoint(
+        "POST", _REPO + "/archive", archive_repository, "Archive a repository", audit=("repository", "repository_id")
+    ),
     Endpoint("GET", _REPO + "/packages", list_packages, "List packages"),
     Endpoint("GET", _REPO + "/packages/{package_name}", read_package, "Read a package with its versions and files"),
-    Endpoint("POST", _REPO + "/files", upload_file, "Upload a distribution file", 201, multipart="file"),
+    Endpoint(
+        "POST", _REPO + "/files", upload_file, "Upload a distribution file", 201, multipart="file", audit=("file", None)
+    ),
+    Endpoint("GET", "/admin/audit", read_audit, "Read the audit log (platform and space admins)", query=AUDIT_QUERY),
 ]
 
 

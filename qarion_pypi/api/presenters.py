@@ -41,6 +41,22 @@ def security_summary(file_count: int) -> dict[str, Any]:
     }
 
 
+def audit_event(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "occurred_at": _time(row["occurred_at"]),
+        "actor_id": row["actor_id"],
+        "actor": row["actor"],
+        "action": row["action"],
+        "resource_type": row["resource_type"],
+        "resource_id": row["resource_id"],
+        "space": row["space"],
+        "outcome": row["outcome"],
+        "status": row["status"],
+        "detail": row["detail"],
+    }
+
+
 def space(row: Row) -> dict[str, Any]:
     return {"id": row["id"], "slug": row["slug"], "name": row["name"], "created_at": _time(row["created_at"])}
 

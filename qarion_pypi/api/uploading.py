@@ -17,8 +17,11 @@ async def receive_upload(
     ctx = context(request)
     form = await read_upload_form(request, file_field, ctx.blobs.incoming, ctx.settings.max_upload_bytes)
     assert form.blob is not None
+    request.state.audit_detail = form.filename
     try:
         upload = uploads.Upload(form=form.first_values(), filename=form.filename, blob=form.blob, legacy=legacy)
-        return await uploads.accept(ctx, principal, repository, upload)
+        outcome = await uploads.accept(ctx, principal, repository, upload)
     finally:
         form.discard()
+    request.state.audit_resource_id = outcome.file["id"]
+    return outcome

@@ -208,6 +208,25 @@ filename_registry = sa.Table(
     sa.PrimaryKeyConstraint("repository_id", "filename"),
 )
 
+# Every management change, upload, yank and delete, whatever its outcome (DESIGN.md, issue 6).
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    _id(),
+    _time("occurred_at"),
+    sa.Column("actor_id", sa.String(36), nullable=True),
+    sa.Column("actor", sa.String(64), nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("resource_id", sa.String(255), nullable=True),
+    sa.Column("space", sa.String(64), nullable=True),
+    # success, denied (401/403/404) or failed (any other refusal)
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("status", sa.Integer, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False, default=""),
+)
+
+sa.Index("ix_audit_time", audit_events.c.occurred_at)
 sa.Index("ix_files_package", files.c.package_id)
 sa.Index("ix_files_sha256", files.c.sha256)
 sa.Index("ix_files_metadata_sha256", files.c.metadata_sha256)

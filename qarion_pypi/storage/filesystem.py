@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import anyio.to_thread
@@ -57,8 +58,15 @@ class FilesystemBlobStore:
         await anyio.to_thread.run_sync(lambda: self.path_for(sha256).unlink(missing_ok=True))
 
     async def ready(self) -> None:
+        """Raise unless a file can be created, synced and removed in the staging directory."""
+
         def probe() -> None:
-            if not (os.access(self.root, os.W_OK) and os.access(self.staging, os.W_OK)):
-                raise OSError(f"blob directory is not writable: {self.root}")
+            fd, name = tempfile.mkstemp(dir=self.staging, prefix="health-")
+            try:
+                os.write(fd, b"ok")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(name)
 
         await anyio.to_thread.run_sync(probe)

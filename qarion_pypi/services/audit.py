@@ -1,0 +1,103 @@
+"""The audit log: who did what to which resource, when, and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from qarion_pypi.auth.principal import Principal
+from qarion_pypi.context import Context
+from qarion_pypi.db import Row
+from qarion_pypi.db import tables as t
+from qarion_pypi.db.types import utcnow
+from qarion_pypi.services.naming import new_id
+
+MAX_LIMIT = 1000
+_DENIED = {401, 403, 404}
+
+
+@dataclass(frozen=True)
+class Event:
+    action: str
+    resource_type: str
+    resource_id: str | None
+    space: str | None
+    status: int
+    detail: str = ""
+
+    @property
+    def outcome(self) -> str:
+        if self.status < 400:
+            return "success"
+        return "denied" if self.status in _DENIED else "failed"
+
+
+async def record(ctx: Context, actor: Principal | None, event: Event) -> None:
+    await ctx.db.execute(
+        t.audit_events.insert().values(
+            id=new_id(),
+            occurred_at=utcnow(),
+            actor_id=actor.user_id if actor else None,
+            actor=actor.username if actor else None,
+            action=event.action,
+            resource_type=event.resource_type,
+            resource_id=event.resource_id,
+            space=event.space,
+            outcome=event.outcome,
+            status=event.status,
+            detail=event.detail[:2000],
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Query:
+    spaces: list[str] | None  # None: every space (platform admins); otherwise only these
+    resource_type: str | None = None
+    text: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
+async def search(ctx: Context, query: Query) -> list[Row]:
+    """Newest first."""
+    events = t.audit_events
+    statement = sa.select(events).order_by(events.c.occurred_at.desc()).limit(min(query.limit, MAX_LIMIT))
+    if query.spaces is not None:
+        statement = statement.where(events.c.space.in_(query.spaces))
+    if query.resource_type:
+        statement = statement.where(events.c.resource_type == query.resource_type)
+    if query.since:
+        statement = statement.where(events.c.occurred_at >= query.since)
+    if query.until:
+        statement = statement.where(events.c.occurred_at < query.until)
+    if query.text:
+        needle = f"%{query.text.lower()}%"
+        statement = statement.where(
+            sa.or_(
+                *(
+                    sa.func.lower(column).like(needle)
+                    for column in (
+                        events.c.action,
+                        events.c.resource_id,
+                        events.c.actor,
+                        events.c.detail,
+                        events.c.space,
+                    )
+                )
+            )
+        )
+    return await ctx.db.fetch_all(statement)
+
+
+async def admin_spaces(ctx: Context, principal: Principal) -> list[str]:
+    """Slugs of the spaces the principal administers."""
+    rows = await ctx.db.fetch_all(
+        sa.select(t.spaces.c.slug)
+        .join(t.space_members, t.space_members.c.space_id == t.spaces.c.id)
+        .where(t.space_members.c.user_id == principal.user_id, t.space_members.c.role == "admin")
+    )
+    return [row["slug"] for row in rows]

@@ -1,0 +1,111 @@
+"""GET /health, and the audit log of every mutation whatever its outcome."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import distbuilder as d
+from tests.harness import LiveServer, Repo, live_server
+
+
+def test_health_is_public_and_says_nothing_about_configuration(server: LiveServer) -> None:
+    response = httpx.get(server.url + "/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "blob_store": "ok"}}
+    assert str(server.data_dir) not in response.text and "sqlite" not in response.text
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.fixture
+def disposable_server(tmp_path: Path) -> Iterator[LiveServer]:
+    with live_server(tmp_path / "data") as running:
+        yield running
+
+
+def test_health_is_503_when_the_blob_store_is_gone(disposable_server: LiveServer) -> None:
+    blobs = disposable_server.data_dir / "blobs"
+    blobs.rename(blobs.with_name("blobs-away"))
+    try:
+        response = httpx.get(disposable_server.url + "/health")
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "blob_store": "unavailable"}}
+        assert "blobs" not in response.text
+    finally:
+        blobs.with_name("blobs-away").rename(blobs)
+    assert httpx.get(disposable_server.url + "/health").status_code == 200
+
+
+def _events(client: httpx.Client, **params: object) -> list[dict]:
+    response = client.get("/admin/audit", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_mutations_are_recorded_with_their_outcome(repo: Repo) -> None:
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    assert repo.upload("demo-1.0-py3-none-any.whl", d.wheel()).status_code == 200
+    assert repo.upload("demo-1.0.tar.bz2", d.sdist()).status_code == 400
+    assert repo.upload("demo-2.0-py3-none-any.whl", d.wheel(version="2.0"), role="viewer").status_code == 403
+    with repo.client() as admin:
+        file_id = admin.get(f"{repo.manage}/packages/demo").json()["files"][0]["id"]
+        admin.patch(
+            f"/spaces/{repo.space}/package-repositories/files/{file_id}/yank", json={"yanked": True}
+        ).raise_for_status()
+        admin.delete(f"/spaces/{repo.space}/package-repositories/files/{file_id}").raise_for_status()
+        events = _events(admin, space=repo.space, since=started.isoformat())
+    by_action = {(e["action"], e["outcome"]) for e in events}
+    assert {("upload", "success"), ("upload", "failed"), ("upload", "denied"), ("yank_file", "success"),
+            ("delete_file", "success")} <= by_action  # fmt: skip
+    upload = next(e for e in events if e["action"] == "upload" and e["outcome"] == "success")
+    assert upload["resource_type"] == "file" and upload["resource_id"] == file_id
+    assert upload["actor"] and upload["space"] == repo.space and upload["status"] == 200
+    assert "demo-1.0-py3-none-any.whl" in upload["detail"]
+    refused = next(e for e in events if e["action"] == "upload" and e["outcome"] == "failed")
+    assert "Invalid file extension" in refused["detail"] and refused["status"] == 400
+    assert [e["occurred_at"] for e in events] == sorted((e["occurred_at"] for e in events), reverse=True)
+
+
+def test_filters(repo: Repo, server: LiveServer) -> None:
+    assert repo.upload("filtered-1.0-py3-none-any.whl", d.wheel("filtered")).status_code == 200
+    with server.admin() as admin:
+        assert all(e["resource_type"] == "repository" for e in _events(admin, resource_type="repository"))
+        found = _events(admin, q="FILTERED-1.0")
+        assert found and all("filtered-1.0" in e["detail"] for e in found)
+        assert len(_events(admin, limit=1)) == 1
+        future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+        assert _events(admin, since=future) == []
+        assert _events(admin, until="2000-01-01") == []
+        for params, field in (({"limit": 0}, "limit"), ({"limit": "x"}, "limit"), ({"since": "yesterday"}, "since"),
+                              ({"colour": "red"}, "colour")):  # fmt: skip
+            response = admin.get("/admin/audit", params=params)
+            assert response.status_code == 422 and response.json()["errors"][0]["field"] == field
+
+
+def test_space_admins_see_their_spaces_only(repo: Repo, server: LiveServer) -> None:
+    from tests.harness import make_repo
+
+    other = make_repo(server)
+    with other.client() as other_admin:
+        other_admin.post(f"/spaces/{other.space}/package-repositories", json={"name": "Elsewhere"}).raise_for_status()
+    with repo.client() as space_admin:
+        spaces = {e["space"] for e in _events(space_admin, limit=1000)}
+        assert spaces == {repo.space}
+        assert space_admin.get("/admin/audit", params={"space": other.space}).status_code == 404
+    with repo.client("editor") as editor:
+        assert editor.get("/admin/audit").status_code == 403
+
+
+def test_new_keys_are_never_logged(repo: Repo, server: LiveServer) -> None:
+    with server.admin() as admin:
+        user = admin.post("/users", json={"username": server.unique("keyholder")}).json()
+        key = admin.post(f"/users/{user['username']}/api-keys", json={"name": "ci"}).json()
+        events = _events(admin, resource_type="api_key", limit=5)
+    event = next(e for e in events if e["resource_id"] == key["id"])
+    assert event["action"] == "create_api_key" and event["outcome"] == "success"
+    assert key["key"] not in json.dumps(events)

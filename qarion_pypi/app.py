@@ -20,6 +20,8 @@ from qarion_pypi.errors import QarionError
 from qarion_pypi.services import users
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import FilesystemBlobStore
+from qarion_pypi.upstream.http import Outbound
+from qarion_pypi.upstream.policy import OutboundPolicy
 
 log = logging.getLogger("qarion_pypi")
 
@@ -33,6 +35,9 @@ def build_context(settings: Settings) -> Context:
         blobs=FilesystemBlobStore(settings.resolved_blob_dir),
         pages=PageCache(settings.page_cache_entries),
         memo=Memo(db),
+        http=Outbound(
+            OutboundPolicy.for_upstream(settings.upstream_index_url, allow_private=settings.outbound_allow_private)
+        ),
     )
 
 
@@ -69,6 +74,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
+            await ctx.http.aclose()
             await ctx.db.disconnect()
 
     app = Starlette(

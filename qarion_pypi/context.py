@@ -9,6 +9,7 @@ from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import BlobStore
+from qarion_pypi.upstream.http import Outbound
 
 
 @dataclass
@@ -19,3 +20,4 @@ class Context:
     pages: PageCache
     # Hot-path access resolutions (who is calling, which repository, what may they do).
     memo: Memo
+    http: Outbound

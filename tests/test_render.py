@@ -14,11 +14,11 @@ PAGE = ProjectPage(
     normalized_name="demo-pkg",
     versions=["1.0", "2.0"],
     files=[
-        FileEntry("demo_pkg-1.0.tar.gz", "/f/1/demo_pkg-1.0.tar.gz", "a" * 64, 10, UPLOADED, ">=3.8,<4", False, None),
+        FileEntry("demo_pkg-1.0.tar.gz", "/f/1/demo_pkg-1.0.tar.gz", "a" * 64, 10, UPLOADED, ">=3.8,<4", False, False),
         FileEntry(
             "demo_pkg-2.0-py3-none-any.whl", "/f/2/w.whl", "b" * 64, 20, UPLOADED, None, "broken <build>", "c" * 64
         ),
-        FileEntry("demo_pkg-2.0.tar.gz", "/f/3/s.tar.gz", "d" * 64, 30, None, None, "", None),
+        FileEntry("demo_pkg-2.0.tar.gz", "/f/3/s.tar.gz", "d" * 64, 30, None, None, "", False),
     ],
 )
 

@@ -9,17 +9,18 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from qarion_pypi.api import urls
 from qarion_pypi.api.auditing import audited
 from qarion_pypi.api.blobs import BlobResponse
 from qarion_pypi.api.http import context, link_prefix, principal
-from qarion_pypi.api.uploading import receive_upload
+from qarion_pypi.api.sources import source_for
+from qarion_pypi.api.uploading import receive_upload, upload_target
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.db import Row
 from qarion_pypi.errors import NotFound
-from qarion_pypi.repositories.hosted import HostedSource
-from qarion_pypi.services import core_metadata, files, repositories
+from qarion_pypi.repositories.base import SimpleSource
+from qarion_pypi.services import core_metadata, files, proxy, repositories
+from qarion_pypi.services.naming import is_uuid
 from qarion_pypi.simple import render
 from qarion_pypi.simple.cache import RenderedPage, make_page
 from qarion_pypi.simple.negotiate import SUPPORTED, Choice, NotAcceptable, negotiate
@@ -69,22 +70,24 @@ def _etags(header: str | None) -> set[str]:
 async def _cached(
     request: Request, repository: Row, project: str | None, choice: Choice, build: Callable[[], Awaitable[bytes | None]]
 ) -> Response:
+    """Hosted pages are cached per repository serial; proxy and virtual pages change with their
+    upstream and members, so they are rendered each time (from the proxy's own page cache)."""
     ctx = context(request)
-    prefix = link_prefix(request)
-    key = (repository["id"], repository["serial"], project, choice.media_type, prefix)
-    page = ctx.pages.get(key)
+    cacheable = repository["kind"] == "hosted"
+    key = (repository["id"], repository["serial"], project, choice.media_type, link_prefix(request))
+    page = ctx.pages.get(key) if cacheable else None
     if page is None:
         body = await build()
         if body is None:
             raise NotFound("Project not found.")
         page = make_page(body, choice.content_type)
-        ctx.pages.put(key, page)
+        if cacheable:
+            ctx.pages.put(key, page)
     return _page_response(request, page)
 
 
-def _source(request: Request, repository: Row) -> HostedSource:
-    prefix = link_prefix(request)
-    return HostedSource(context(request).db, repository, lambda fid, name: urls.download(prefix, fid, name))
+async def _source(request: Request, repository: Row) -> SimpleSource:
+    return await source_for(context(request), repository, link_prefix(request))
 
 
 async def simple_index(request: Request) -> Response:
@@ -94,7 +97,7 @@ async def simple_index(request: Request) -> Response:
         return choice
 
     async def build() -> bytes:
-        projects = await _source(request, repository).project_list()
+        projects = await (await _source(request, repository)).project_list()
         return render.project_list_json(projects) if choice.is_json else render.project_list_html(projects)
 
     return await _cached(request, repository, None, choice, build)
@@ -114,7 +117,7 @@ async def simple_project(request: Request) -> Response:
         return choice
 
     async def build() -> bytes | None:
-        page = await _source(request, repository).project_page(normalized)
+        page = await (await _source(request, repository)).project_page(normalized)
         if page is None:
             return None
         return render.project_page_json(page) if choice.is_json else render.project_page_html(page)
@@ -124,6 +127,7 @@ async def simple_project(request: Request) -> Response:
 
 async def legacy_upload(request: Request) -> Response:
     repository, caller = await _repository(request, Permission.PUBLISH, "publish")
+    repository = await upload_target(request, caller, repository)
     await receive_upload(request, caller, repository, file_field="content", legacy=True)
     return PlainTextResponse("OK")
 
@@ -154,6 +158,37 @@ async def download(request: Request) -> Response:
     raise NotFound("File not found.")
 
 
+async def remote_download(request: Request) -> Response:
+    """A proxy's file: from the blob store once cached, else fetched, verified and cached first
+    (or, in redirect mode, a redirect to the upstream's URL)."""
+    ctx = context(request)
+    file_id = request.path_params["file_id"]
+
+    async def resolve() -> tuple[Row, Permission]:
+        caller = await principal(request)
+        file = await proxy.get_file(ctx, file_id) if is_uuid(file_id) else None
+        if file is None:
+            raise NotFound("File not found.")
+        return file, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
+
+    file, held = await ctx.memo.get(("remote", request.headers.get("authorization"), file_id), resolve)
+    require(held, Permission.VIEW, "view", "file")
+    repository = await repositories.get_by_id(ctx, file["repository_id"])
+    requested = request.path_params["filename"]
+    if requested == file["filename"] + ".metadata":
+        body = await proxy.metadata(ctx, repository, file)
+        return Response(body, media_type="text/plain; charset=utf-8")
+    if requested != file["filename"]:
+        raise NotFound("File not found.")
+    if repository["file_mode"] == "redirect" and not file["blob_sha256"]:
+        return RedirectResponse(file["url"], status_code=302)
+    digest = await proxy.ensure_cached(ctx, repository, file)
+    path = ctx.blobs.local_path(digest)
+    if path is None:
+        raise NotFound("File not found.")
+    return BlobResponse(path, headers={"ETag": f'"{digest}"', "Cache-Control": "private, max-age=31536000, immutable"})
+
+
 audited_upload = audited("upload", "file")(legacy_upload)
 
 
@@ -171,4 +206,5 @@ routes = [
     *_repository_routes("/pypi/spaces/{space_slug}/repositories/{repository_slug}"),
     *_repository_routes("/pypi/spaces/{space_slug}/projects/{project_slug}/repositories/{repository_slug}"),
     Route("/pypi/files/{file_id}/{filename}", download, methods=["GET", "HEAD"]),
+    Route("/pypi/remote/{file_id}/{filename}", remote_download, methods=["GET", "HEAD"]),
 ]

@@ -15,7 +15,7 @@ from qarion_pypi.api.access import Access, file_access, repository_access, scope
 from qarion_pypi.api.endpoints import Endpoint, openapi
 from qarion_pypi.api.http import API_PREFIX, base_url, context, json_response, principal, read_json
 from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, validate
-from qarion_pypi.api.uploading import receive_upload
+from qarion_pypi.api.uploading import receive_upload, upload_target
 from qarion_pypi.auth.permissions import (
     GRANT_LEVELS,
     ROLE_PERMISSIONS,
@@ -24,9 +24,10 @@ from qarion_pypi.auth.permissions import (
     effective_permission,
     require,
 )
+from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from qarion_pypi.services import audit, files, packages, repositories, scopes, spaces, teams, users
+from qarion_pypi.services import audit, files, kinds, packages, repositories, scopes, spaces, teams, users
 from qarion_pypi.services.naming import USERNAME_PATTERN
 
 OPTIONAL_TEXT = Field(str, nullable=True, max_length=200)
@@ -59,18 +60,35 @@ SCOPE_ACCESS = {
     "space_member_access_level": Field(str, required=True, enum=SPACE_MEMBER_LEVELS),
     "grants": Field(list, required=True, items=GRANT),
 }
+KIND_SETTINGS = {
+    "remote_url": Field(str, max_length=1000, description="proxy: the upstream Simple API index URL"),
+    "cache_ttl": Field(int, description="proxy: seconds an upstream page stays fresh (default 3600)"),
+    "file_mode": Field(
+        str, enum=kinds.FILE_MODES, description="proxy: stream files through and cache them, or redirect"
+    ),
+    "upstream_username": Field(str, nullable=True, max_length=200),
+    "upstream_password": Field(str, nullable=True, max_length=1000),
+    "members": Field(list, description="virtual: repository ids of this space, highest priority first"),
+    "merge": Field(bool, description="virtual: take each version from the first member that has it"),
+    "upload_target_id": Field(
+        str, nullable=True, max_length=36, description="virtual: the hosted member uploads go to"
+    ),
+}
 CREATE_REPOSITORY = {
     "name": NAME,
     "slug": SLUG,
     "description": DESCRIPTION,
     "project_scope_id": Field(str, nullable=True, max_length=36),
     "project_scope_slug": Field(str, nullable=True, max_length=64),
+    "kind": Field(str, enum=kinds.KINDS),
+    **KIND_SETTINGS,
 }
 UPDATE_REPOSITORY = {
     "name": OPTIONAL_NAME,
     "description": DESCRIPTION,
     "is_active": Field(bool),
     "archived": Field(bool),
+    **KIND_SETTINGS,
 }
 YANK = {"yanked": Field(bool, required=True), "reason": Field(str, nullable=True, max_length=files.MAX_YANK_REASON)}
 
@@ -287,7 +305,8 @@ async def create_repository(request: Request) -> Response:
     held = await effective_permission(ctx.db, caller, space["id"], scope["id"] if scope else None)
     require(held, Permission.ADMIN, "create", "project scope" if scope else "space")
     row = await repositories.create_repository(ctx, caller, space, payload, scope)
-    return json_response(presenters.repository(row, (0, 0), held, base_url(request)), 201)
+    members = (await _members_of(ctx, [row])).get(row["id"])
+    return json_response(presenters.repository(row, (0, 0), held, base_url(request), members), 201)
 
 
 async def list_repositories(request: Request) -> Response:
@@ -297,7 +316,14 @@ async def list_repositories(request: Request) -> Response:
     visible = await _visible(request, space, rows, "project_scope_id")
     counts = await repositories.inventory(ctx, [row["id"] for row, _ in visible])
     base = base_url(request)
-    return json_response([presenters.repository(row, counts[row["id"]], held, base) for row, held in visible])
+    members = await _members_of(ctx, [row for row, _ in visible])
+    return json_response(
+        [presenters.repository(row, counts[row["id"]], held, base, members.get(row["id"])) for row, held in visible]
+    )
+
+
+async def _members_of(ctx: Context, rows: list[Row]) -> dict[str, list[str]]:
+    return await kinds.member_ids(ctx, [row["id"] for row in rows if row["kind"] == "virtual"])
 
 
 async def _repository_document(request: Request, access: Access, *, with_packages: bool) -> dict[str, Any]:
@@ -305,7 +331,8 @@ async def _repository_document(request: Request, access: Access, *, with_package
     repository = access.row
     counts = await repositories.inventory(ctx, [repository["id"]])
     base = base_url(request)
-    document = presenters.repository(repository, counts[repository["id"]], access.permission, base)
+    members = (await _members_of(ctx, [repository])).get(repository["id"])
+    document = presenters.repository(repository, counts[repository["id"]], access.permission, base, members)
     if with_packages:
         views = await packages.list_packages(ctx, repository)
         document["packages"] = [presenters.package(view, base, with_files=False) for view in views]
@@ -319,7 +346,7 @@ async def read_repository(request: Request) -> Response:
 
 async def update_repository(request: Request) -> Response:
     payload = validate(await read_json(request), UPDATE_REPOSITORY)
-    lifecycle = "is_active" in payload or "archived" in payload
+    lifecycle = any(name in payload for name in ("is_active", "archived", *KIND_SETTINGS))
     needed, action = (Permission.ADMIN, "admin") if lifecycle else (Permission.EDIT, "edit")
     access = await repository_access(request, needed, action)
     row = await repositories.update_repository(context(request), access.principal, access.row, payload)
@@ -353,7 +380,8 @@ async def read_package(request: Request) -> Response:
 
 async def upload_file(request: Request) -> Response:
     access = await repository_access(request, Permission.PUBLISH, "publish")
-    outcome = await receive_upload(request, access.principal, access.row, file_field="file", legacy=False)
+    target = await upload_target(request, access.principal, access.row)
+    outcome = await receive_upload(request, access.principal, target, file_field="file", legacy=False)
     base = base_url(request)
     document = {
         "package": presenters.package(packages.PackageView(outcome.package), base, with_files=False),

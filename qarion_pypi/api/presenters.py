@@ -130,7 +130,9 @@ def scope_access(row: Row, grants: list[Row], permission: Permission) -> dict[st
     }
 
 
-def repository(row: Row, counts: tuple[int, int], permission: Permission, base: str) -> dict[str, Any]:
+def repository(
+    row: Row, counts: tuple[int, int], permission: Permission, base: str, members: list[str] | None = None
+) -> dict[str, Any]:
     """``row`` comes from repositories.repository_query (with space and scope slugs)."""
     package_count, file_count = counts
     scope_slug = row["project_scope_slug"]
@@ -155,6 +157,13 @@ def repository(row: Row, counts: tuple[int, int], permission: Permission, base: 
         "simple_index_url": urls.simple_index(base, row["space_slug"], row["slug"], scope_slug),
         "upload_url": urls.upload(base, row["space_slug"], row["slug"], scope_slug),
         "effective_permissions": permission.granted(),
+        "remote_url": row["remote_url"],
+        "cache_ttl": row["cache_ttl"],
+        "file_mode": row["file_mode"],
+        "has_upstream_credentials": bool(row["upstream_username"]),
+        "members": members if row["kind"] == "virtual" else None,
+        "merge": row["merge"],
+        "upload_target_id": row["upload_target_id"],
         "scan_policy": dict(DEFAULT_SCAN_POLICY),
         "security_summary": security_summary(file_count),
     }

@@ -22,3 +22,8 @@ def upload(prefix: str, space_slug: str, repository_slug: str, project_slug: str
 
 def download(prefix: str, file_id: str, filename: str) -> str:
     return f"{prefix}{API_PREFIX}/pypi/files/{file_id}/{quote(filename)}"
+
+
+def remote_download(prefix: str, file_id: str, filename: str) -> str:
+    """A file a proxy repository serves on behalf of its upstream."""
+    return f"{prefix}{API_PREFIX}/pypi/remote/{file_id}/{quote(filename)}"

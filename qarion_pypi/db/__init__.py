@@ -1,5 +1,5 @@
 """Metadata store: SQLAlchemy Core tables run through ``databases`` (SQLite or PostgreSQL)."""
 
-from qarion_pypi.db.database import Database, Row
+from qarion_pypi.db.database import Database, Row, grouped
 
-__all__ = ["Database", "Row"]
+__all__ = ["Database", "Row", "grouped"]

@@ -18,6 +18,14 @@ from qarion_pypi.db.changes import ChangeToken, NoChangeToken, SQLiteDataVersion
 
 Row = Mapping[str, Any]
 
+
+def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str, list[Any]]:
+    """``rows`` as lists of ``value`` per ``key``, every one of ``keys`` present, order kept."""
+    result: dict[str, list[Any]] = {k: [] for k in keys}
+    for row in rows:
+        result[row[key]].append(row[value])
+    return result
+
 SCHEMA_VERSION = "1"
 
 

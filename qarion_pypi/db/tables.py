@@ -144,7 +144,55 @@ repositories = sa.Table(
     _fk("updated_by_id", "users.id", nullable=True, ondelete="SET NULL"),
     # Bumped by every change to the repository's contents: keys page caches and ETags.
     sa.Column("serial", sa.Integer, nullable=False, default=0),
+    # proxy: the upstream Simple API, how long its pages are fresh, how files reach clients
+    sa.Column("remote_url", sa.String(1000), nullable=True),
+    sa.Column("cache_ttl", sa.Integer, nullable=True),
+    sa.Column("file_mode", sa.String(16), nullable=True),
+    sa.Column("upstream_username", sa.String(200), nullable=True),
+    sa.Column("upstream_password", sa.String(1000), nullable=True),
+    # virtual: per-version merging instead of first-owner-wins, and where uploads go
+    sa.Column("merge", sa.Boolean, nullable=False, default=False),
+    sa.Column("upload_target_id", sa.String(36), nullable=True),
     sa.UniqueConstraint("space_id", "scope_key", "slug", name="uq_repository_slug"),
+)
+
+# A virtual repository's members, in priority order.
+repository_members = sa.Table(
+    "repository_members",
+    metadata,
+    _fk("virtual_id", "repositories.id"),
+    _fk("member_id", "repositories.id"),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.PrimaryKeyConstraint("virtual_id", "member_id"),
+)
+
+# A proxy's copy of an upstream project page (the parsed document, with upstream URLs).
+proxy_pages = sa.Table(
+    "proxy_pages",
+    metadata,
+    _fk("repository_id", "repositories.id"),
+    sa.Column("normalized_name", sa.String(200), nullable=False),
+    sa.Column("etag", sa.String(500), nullable=True),
+    _time("fetched_at"),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.PrimaryKeyConstraint("repository_id", "normalized_name"),
+)
+
+# Files a proxy has seen upstream; blob_sha256 is set once the bytes are cached and verified.
+proxy_files = sa.Table(
+    "proxy_files",
+    metadata,
+    _id(),
+    _fk("repository_id", "repositories.id"),
+    sa.Column("normalized_name", sa.String(200), nullable=False),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    # upstream PEP 658 state: its sha256, "true" (available, no hash) or NULL (none)
+    sa.Column("upstream_metadata", sa.String(64), nullable=True),
+    sa.Column("blob_sha256", sa.String(64), nullable=True),
+    sa.Column("metadata_sha256", sa.String(64), nullable=True),
+    sa.UniqueConstraint("repository_id", "filename", name="uq_proxy_file"),
 )
 
 packages = sa.Table(
@@ -227,6 +275,7 @@ audit_events = sa.Table(
 )
 
 sa.Index("ix_audit_time", audit_events.c.occurred_at)
+sa.Index("ix_proxy_files_blob", proxy_files.c.blob_sha256)
 sa.Index("ix_files_package", files.c.package_id)
 sa.Index("ix_files_sha256", files.c.sha256)
 sa.Index("ix_files_metadata_sha256", files.c.metadata_sha256)

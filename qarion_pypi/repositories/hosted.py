@@ -71,5 +71,5 @@ class HostedSource:
             upload_time=row["created_at"],
             requires_python=row["requires_python"],
             yanked=yanked,
-            metadata_sha256=row["metadata_sha256"],
+            core_metadata=row["metadata_sha256"] or False,
         )

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 async def release_unreferenced(ctx: Context, digests: Iterable[str | None]) -> None:
-    """Best effort: delete each blob unless a file still points at it.
+    """Best effort: delete each blob unless a hosted file or a proxy's cached file points at it.
 
     The check and the unlink share a write transaction, so an upload that is about to reference
     the same content (and takes the write lock to do so) cannot slip in between them.
@@ -22,7 +22,9 @@ async def release_unreferenced(ctx: Context, digests: Iterable[str | None]) -> N
     for digest in {d for d in digests if d}:
         try:
             async with ctx.db.transaction():
-                used = await ctx.db.fetch_one(sa.select(t.files.c.id).where(t.files.c.sha256 == digest).limit(1))
+                hosted = sa.select(t.files.c.id).where(t.files.c.sha256 == digest)
+                proxied = sa.select(t.proxy_files.c.id).where(t.proxy_files.c.blob_sha256 == digest)
+                used = await ctx.db.fetch_one(sa.union_all(hosted, proxied).limit(1))
                 if used is None:
                     await ctx.blobs.delete(digest)
         except Exception:  # the rows are already right; a stray blob is only wasted space

@@ -12,7 +12,8 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.types import utcnow
-from qarion_pypi.errors import NotFound
+from qarion_pypi.errors import Conflict, NotFound
+from qarion_pypi.services import kinds
 from qarion_pypi.services.blobs import release_unreferenced
 from qarion_pypi.services.naming import ensure_slug_free, is_uuid, new_id, resolve_slug
 
@@ -35,6 +36,8 @@ async def create_repository(
     ctx: Context, principal: Principal, space: Row, fields: Mapping[str, Any], scope: Row | None
 ) -> Row:
     slug = resolve_slug(fields["name"], fields.get("slug"), "repository")
+    kind = fields.get("kind", "hosted")
+    kind_columns = kinds.columns(kind, fields, creating=True)
     now = utcnow()
     scope_id = scope["id"] if scope else None
     row = {
@@ -42,7 +45,7 @@ async def create_repository(
         "space_id": space["id"],
         "project_scope_id": scope_id,
         "scope_key": scope_id or "",
-        "kind": "hosted",
+        "kind": kind,
         "name": fields["name"],
         "slug": slug,
         "description": fields.get("description") or "",
@@ -53,8 +56,12 @@ async def create_repository(
         "created_by_id": principal.user_id,
         "updated_by_id": principal.user_id,
         "serial": 0,
+        "merge": False,
+        **kind_columns,
     }
     async with ctx.db.transaction():
+        if kind == "virtual":
+            await kinds.check_members(ctx, space["id"], None, fields["members"], row.get("upload_target_id"))
         where = "this project scope" if scope else "this space"
         await ensure_slug_free(
             ctx.db,
@@ -65,6 +72,8 @@ async def create_repository(
             t.repositories.c.scope_key == row["scope_key"],
         )
         await ctx.db.execute(t.repositories.insert().values(**row))
+        if kind == "virtual":
+            await kinds.replace_members(ctx, row["id"], fields["members"])
     return await get_repository(ctx, space, row["id"])
 
 
@@ -102,8 +111,16 @@ async def resolve_client_repository(
 
 
 async def update_repository(ctx: Context, principal: Principal, repository: Row, changes: Mapping[str, Any]) -> Row:
-    """Name, description, is_active and archived (True stamps archived_at, False clears it)."""
+    """Name, description, is_active, archived (True stamps archived_at, False clears it) and the
+    settings of the repository's kind."""
     values: dict[str, Any] = {k: v for k, v in changes.items() if k in {"name", "description", "is_active"}}
+    values.update(kinds.columns(repository["kind"], changes, creating=False))
+    if repository["kind"] == "virtual" and ("members" in changes or "upload_target_id" in changes):
+        current = (await kinds.member_ids(ctx, [repository["id"]]))[repository["id"]]
+        members = changes.get("members", current)
+        target = changes.get("upload_target_id", repository["upload_target_id"])
+        await kinds.check_members(ctx, repository["space_id"], repository["id"], members, target)
+        await kinds.replace_members(ctx, repository["id"], members)
     if "archived" in changes:
         archived = changes["archived"]
         values["archived_at"] = (repository["archived_at"] or utcnow()) if archived else None
@@ -136,6 +153,28 @@ async def delete_repository(ctx: Context, repository: Row) -> None:
                         t.core_metadata.delete().where(t.core_metadata.c.sha256 == row["metadata_sha256"])
                     )
     await release_unreferenced(ctx, digests)
+
+
+async def get_by_id(ctx: Context, repository_id: str) -> Row:
+    return await _reload(ctx, {"id": repository_id})
+
+
+async def members(ctx: Context, repository: Row) -> list[Row]:
+    """A virtual repository's members, highest priority first."""
+    order = (await kinds.member_ids(ctx, [repository["id"]]))[repository["id"]]
+    rows = await ctx.db.fetch_all(repository_query().where(t.repositories.c.id.in_(order))) if order else []
+    by_id = {row["id"]: row for row in rows}
+    return [by_id[member_id] for member_id in order if member_id in by_id]
+
+
+async def upload_target(ctx: Context, repository: Row) -> Row:
+    """The hosted repository an upload to ``repository`` lands in (itself, when hosted)."""
+    refusal = kinds.refusal_for_upload(repository)
+    if refusal:
+        raise Conflict(refusal)
+    if repository["kind"] == "hosted":
+        return repository
+    return await get_by_id(ctx, repository["upload_target_id"])
 
 
 async def _reload(ctx: Context, repository: Row) -> Row:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
-from qarion_pypi.db import Row
+from qarion_pypi.db import Row, grouped
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.services import users
@@ -55,10 +55,7 @@ async def members(ctx: Context, team_ids: list[str]) -> dict[str, list[str]]:
         .where(t.team_members.c.team_id.in_(team_ids))
         .order_by(t.users.c.username)
     )
-    result: dict[str, list[str]] = {team_id: [] for team_id in team_ids}
-    for row in rows:
-        result[row["team_id"]].append(row["username"])
-    return result
+    return grouped(rows, team_ids, "team_id", "username")
 
 
 async def add_member(ctx: Context, team: Row, username: str) -> None:

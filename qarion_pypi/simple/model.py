@@ -30,8 +30,9 @@ class FileEntry:
     requires_python: str | None = None
     # PEP 592: False, or the reason (possibly empty) the file was yanked.
     yanked: str | bool = False
-    # PEP 658/714: sha256 of the core metadata served at ``url + ".metadata"``.
-    metadata_sha256: str | None = None
+    # PEP 658/714: metadata is served at ``url + ".metadata"``: its sha256, True when available
+    # with no known hash, False when there is none.
+    core_metadata: str | bool = False
 
 
 @dataclass(frozen=True)
@@ -40,3 +41,6 @@ class ProjectPage:
     normalized_name: str
     files: list[FileEntry]
     versions: list[str] = field(default_factory=list)
+    # PEP 708: where else this project legitimately lives, and which project it tracks.
+    alternate_locations: list[str] = field(default_factory=list)
+    tracks: list[str] = field(default_factory=list)

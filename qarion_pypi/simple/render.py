@@ -42,15 +42,22 @@ def _file_anchor(entry: FileEntry) -> str:
     if entry.yanked is not False:
         reason = entry.yanked if isinstance(entry.yanked, str) else ""
         attributes.append(f'data-yanked="{escape(reason)}"')
-    if entry.metadata_sha256:
-        value = f"sha256={entry.metadata_sha256}"
+    if entry.core_metadata:
+        value = f"sha256={entry.core_metadata}" if isinstance(entry.core_metadata, str) else "true"
         # PEP 714 renamed the attribute; older pip still reads the PEP 658 name.
         attributes.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
     return f"<a {' '.join(attributes)}>{escape(entry.filename)}</a><br>\n"
 
 
+def _pep708_meta(page: ProjectPage) -> str:
+    tags = [f'<meta name="pypi:tracks" content="{escape(url)}">\n' for url in page.tracks]
+    tags += [f'<meta name="pypi:alternate-locations" content="{escape(url)}">\n' for url in page.alternate_locations]
+    return "".join(tags)
+
+
 def project_page_html(page: ProjectPage) -> bytes:
-    parts = [_HEAD.format(title=f"Links for {escape(page.name)}"), f"<h1>Links for {escape(page.name)}</h1>\n"]
+    head = _HEAD.format(title=f"Links for {escape(page.name)}").replace("<title>", _pep708_meta(page) + "<title>", 1)
+    parts = [head, f"<h1>Links for {escape(page.name)}</h1>\n"]
     parts.extend(_file_anchor(entry) for entry in page.files)
     parts.append(_TAIL)
     return "".join(parts).encode("utf-8")
@@ -67,17 +74,23 @@ def _file_json(entry: FileEntry) -> dict[str, Any]:
     }
     if entry.upload_time is not None:
         document["upload-time"] = _upload_time(entry.upload_time)
-    metadata: dict[str, str] | bool = {"sha256": entry.metadata_sha256} if entry.metadata_sha256 else False
+    metadata: dict[str, str] | bool = (
+        {"sha256": entry.core_metadata} if isinstance(entry.core_metadata, str) else entry.core_metadata
+    )
     document["core-metadata"] = metadata
     document["dist-info-metadata"] = metadata
     return document
 
 
 def project_page_json(page: ProjectPage) -> bytes:
-    document = {
+    document: dict[str, Any] = {
         "meta": {"api-version": API_VERSION},
         "name": page.normalized_name,
         "versions": page.versions,
         "files": [_file_json(entry) for entry in page.files],
     }
+    if page.tracks:
+        document["tracks"] = page.tracks
+    if page.alternate_locations:
+        document["alternate-locations"] = page.alternate_locations
     return json.dumps(document, separators=(",", ":")).encode("utf-8")

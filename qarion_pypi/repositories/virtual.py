@@ -1,0 +1,74 @@
+"""A virtual repository: members in priority order behind one index.
+
+By default the first member that has a project owns it entirely: the other members' files for
+that name are never shown, so an upstream cannot shadow a private package (dependency confusion).
+With ``merge`` each version comes from the first member that has it; pages then carry PEP 708
+``alternate-locations`` naming every member that serves the project. Merging lets a public
+upstream add versions to a private name: opt in only for members you trust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from packaging.version import InvalidVersion, Version
+
+from qarion_pypi.distributions.filenames import parse_dist_filename
+from qarion_pypi.errors import BadRequest
+from qarion_pypi.repositories.base import SimpleSource
+from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
+
+
+class VirtualSource:
+    def __init__(self, members: Sequence[tuple[SimpleSource, str]], *, merge: bool) -> None:
+        """``members``: each member's source and its simple index URL, highest priority first."""
+        self._members = members
+        self._merge = merge
+
+    async def project_list(self) -> ProjectList:
+        seen: dict[str, ProjectEntry] = {}
+        for source, _ in self._members:
+            for entry in (await source.project_list()).projects:
+                seen.setdefault(entry.normalized_name, entry)
+        return ProjectList(sorted(seen.values(), key=lambda e: e.normalized_name))
+
+    async def project_page(self, normalized_name: str) -> ProjectPage | None:
+        if not self._merge:
+            for source, _ in self._members:
+                page = await source.project_page(normalized_name)
+                if page is not None:
+                    return page
+            return None
+        return await self._merged(normalized_name)
+
+    async def _merged(self, normalized_name: str) -> ProjectPage | None:
+        pages = [(page, index_url) for source, index_url in self._members
+                 if (page := await source.project_page(normalized_name)) is not None]  # fmt: skip
+        if not pages:
+            return None
+        owner: dict[str, int] = {}
+        for position, (page, _) in enumerate(pages):
+            for entry in page.files:
+                owner.setdefault(_version_of(entry), position)
+        files = [entry for position, (page, _) in enumerate(pages) for entry in page.files
+                 if owner[_version_of(entry)] == position]  # fmt: skip
+        versions = sorted(
+            {v for page, _ in pages for v in page.versions} | {_version_of(f) for f in files}, key=_sort_key
+        )
+        alternates = [index_url + normalized_name + "/" for _, index_url in pages] if len(pages) > 1 else []
+        first = pages[0][0]
+        return ProjectPage(first.name, first.normalized_name, files, versions, alternate_locations=alternates)
+
+
+def _version_of(entry: FileEntry) -> str:
+    try:
+        return str(parse_dist_filename(entry.filename).version)
+    except BadRequest:
+        return entry.filename
+
+
+def _sort_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (0, Version(version))
+    except InvalidVersion:
+        return (1, version)

@@ -1,0 +1,1 @@
+"""Talking to other package indexes: the outbound policy and a Simple API client."""

@@ -1,0 +1,170 @@
+"""The outbound policy, virtual composition rules, and repository-kind validation."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from qarion_pypi.repositories.virtual import VirtualSource
+from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
+from qarion_pypi.upstream.policy import OutboundPolicy, OutboundRefused
+from tests import distbuilder as d
+from tests.harness import Repo
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/simple/", "http://localhost:8080/", "http://10.1.2.3/", "http://169.254.169.254/latest/",
+     "http://[::1]/", "http://192.168.0.10/", "file:///etc/passwd", "ftp://example.org/", "http://0.0.0.0/"],
+)  # fmt: skip
+async def test_policy_refuses_internal_targets(url: str) -> None:
+    with pytest.raises(OutboundRefused):
+        await OutboundPolicy(allow_private=False).check(httpx.URL(url))
+
+
+async def test_policy_allows_the_upstream_host_and_private_when_configured() -> None:
+    trusted = OutboundPolicy.for_upstream("http://127.0.0.1:3141/simple/", allow_private=False)
+    await trusted.check(httpx.URL("http://127.0.0.1:3141/simple/x/"))
+    with pytest.raises(OutboundRefused):
+        await trusted.check(httpx.URL("http://10.0.0.1/"))
+    await OutboundPolicy(allow_private=True).check(httpx.URL("http://10.0.0.1/"))
+    with pytest.raises(OutboundRefused):  # the scheme rule holds even then
+        await OutboundPolicy(allow_private=True).check(httpx.URL("file:///etc/passwd"))
+
+
+class StaticSource:
+    """A seam we own: a SimpleSource answering from memory."""
+
+    def __init__(self, pages: dict[str, list[str]]) -> None:
+        self.pages = pages
+        self.asked: list[str] = []
+
+    async def project_list(self) -> ProjectList:
+        return ProjectList([ProjectEntry(name, name) for name in self.pages])
+
+    async def project_page(self, normalized_name: str) -> ProjectPage | None:
+        self.asked.append(normalized_name)
+        filenames = self.pages.get(normalized_name)
+        if filenames is None:
+            return None
+        files = [FileEntry(f, f"/{f}", "0" * 64, 1) for f in filenames]
+        return ProjectPage(normalized_name, normalized_name, files, [])
+
+
+async def test_first_member_owns_a_project_entirely() -> None:
+    private = StaticSource({"internal": ["internal-1.0-py3-none-any.whl"]})
+    public = StaticSource(
+        {"internal": ["internal-9.0-py3-none-any.whl"], "requests": ["requests-2.0-py3-none-any.whl"]}
+    )
+    virtual = VirtualSource([(private, "/private/"), (public, "/public/")], merge=False)
+    page = await virtual.project_page("internal")
+    assert page is not None and [f.filename for f in page.files] == ["internal-1.0-py3-none-any.whl"]
+    assert public.asked == []  # the private name never reaches the public member
+    assert (await virtual.project_page("requests")) is not None
+    assert [p.normalized_name for p in (await virtual.project_list()).projects] == ["internal", "requests"]
+
+
+async def test_merge_takes_each_version_from_its_first_member() -> None:
+    first = StaticSource({"lib": ["lib-1.0-py3-none-any.whl", "lib-2.0.tar.gz"]})
+    second = StaticSource({"lib": ["lib-2.0-py3-none-any.whl", "lib-3.0-py3-none-any.whl"]})
+    page = await VirtualSource([(first, "/a/"), (second, "/b/")], merge=True).project_page("lib")
+    assert page is not None
+    assert [f.filename for f in page.files] == [
+        "lib-1.0-py3-none-any.whl",
+        "lib-2.0.tar.gz",
+        "lib-3.0-py3-none-any.whl",
+    ]
+    assert page.versions == ["1.0", "2.0", "3.0"]
+    assert page.alternate_locations == ["/a/lib/", "/b/lib/"]  # PEP 708
+
+
+async def test_the_upstream_client_revalidates_with_etags(repo: Repo) -> None:
+    from qarion_pypi.upstream.http import Outbound
+    from qarion_pypi.upstream.simple import fetch_project
+
+    assert repo.upload("demo-1.0-py3-none-any.whl", d.wheel()).status_code == 200
+    outbound = Outbound(OutboundPolicy(allow_private=True))
+    try:
+        client = outbound.with_auth(("__token__", repo.keys["viewer"]))
+        index = repo.server.url + repo.simple
+        first = await fetch_project(client, index, "demo")
+        assert first.page is not None and first.etag
+        assert [f.filename for f in first.page.files] == ["demo-1.0-py3-none-any.whl"]
+        assert first.page.files[0].core_metadata  # the upstream's PEP 658 hash comes through
+        again = await fetch_project(client, index, "demo", first.etag)
+        assert again.not_modified
+        assert (await fetch_project(client, index, "absent")).page is None
+    finally:
+        await outbound.aclose()
+
+
+def _create(repo: Repo, **payload: object) -> httpx.Response:
+    with repo.client() as api:
+        return api.post(f"/spaces/{repo.space}/package-repositories", json={"name": "K", **payload})
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"kind": "proxy"}, "remote_url"),
+        ({"kind": "proxy", "remote_url": "ftp://mirror/simple/"}, "remote_url"),
+        ({"kind": "proxy", "remote_url": "http://mirror/simple/", "cache_ttl": -1}, "cache_ttl"),
+        ({"kind": "proxy", "remote_url": "http://mirror/simple/", "file_mode": "teleport"}, "file_mode"),
+        ({"kind": "hosted", "remote_url": "http://mirror/simple/"}, "remote_url"),
+        ({"kind": "virtual"}, "members"),
+        ({"kind": "virtual", "members": ["not-a-repository"]}, "members[0]"),
+        ({"kind": "virtual", "members": [1]}, "members"),
+        ({"kind": "proxy", "remote_url": "http://mirror/simple/", "merge": True}, "merge"),
+        ({"kind": "mirror"}, "kind"),
+    ],
+)
+def test_kind_validation(repo: Repo, payload: dict, field: str) -> None:
+    response = _create(repo, **payload)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+def test_virtual_member_and_target_rules(repo: Repo) -> None:
+    proxy = _create(repo, slug="p", kind="proxy", remote_url="http://mirror.invalid/simple/").json()
+    virtual = _create(repo, slug="v", kind="virtual", members=[repo.id, proxy["id"]]).json()
+    assert virtual["members"] == [repo.id, proxy["id"]] and virtual["upload_target_id"] is None
+    nested = _create(repo, slug="n", kind="virtual", members=[virtual["id"]])
+    assert nested.status_code == 422 and nested.json()["errors"][0]["field"] == "members[0]"
+    to_proxy = _create(repo, slug="t", kind="virtual", members=[proxy["id"]], upload_target_id=proxy["id"])
+    assert to_proxy.status_code == 422 and to_proxy.json()["errors"][0]["field"] == "upload_target_id"
+    with repo.client() as api:
+        patched = api.patch(
+            f"/spaces/{repo.space}/package-repositories/{virtual['id']}", json={"upload_target_id": repo.id}
+        )
+        assert patched.status_code == 200 and patched.json()["upload_target_id"] == repo.id
+
+
+def test_uploads_go_only_to_hosted_repositories(repo: Repo) -> None:
+    proxy = _create(repo, slug="p", kind="proxy", remote_url="http://mirror.invalid/simple/").json()
+    virtual = _create(repo, slug="v", kind="virtual", members=[proxy["id"], repo.id]).json()
+    with repo.raw() as http:
+        for target, message in ((proxy, "is a proxy of another index"), (virtual, "names no upload target")):
+            refused = http.post(target["upload_url"].removeprefix(repo.server.url),
+                                data={":action": "file_upload", "protocol_version": "1"},
+                                files={"content": ("demo-1.0-py3-none-any.whl", d.wheel())})  # fmt: skip
+            assert refused.status_code == 409 and message in refused.text
+    with repo.client() as api:
+        api.patch(f"/spaces/{repo.space}/package-repositories/{virtual['id']}", json={"upload_target_id": repo.id})
+        uploaded = api.post(f"/spaces/{repo.space}/package-repositories/{virtual['id']}/files",
+                            files={"file": ("demo-1.0-py3-none-any.whl", d.wheel())})  # fmt: skip
+        assert uploaded.status_code == 201 and uploaded.json()["file"]["repository_id"] == repo.id
+        assert api.get(f"{repo.manage}/packages/demo").status_code == 200
+
+
+def test_a_proxy_of_an_internal_address_is_refused(repo: Repo) -> None:
+    # The test server does not allow private targets: the upstream is never contacted.
+    proxy = _create(repo, slug="p", kind="proxy", remote_url="http://127.0.0.1:9/simple/").json()
+    with repo.raw() as http:
+        assert http.get(proxy["simple_index_url"].removeprefix(repo.server.url) + "anything/").status_code == 404

@@ -7,6 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
@@ -17,13 +18,16 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError
-from qarion_pypi.services import users
+from qarion_pypi.jobs.queue import JobQueue
+from qarion_pypi.services import retention, users
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import FilesystemBlobStore
 from qarion_pypi.upstream.http import Outbound
 from qarion_pypi.upstream.policy import OutboundPolicy
 
 log = logging.getLogger("qarion_pypi")
+
+JOB_HANDLERS = {retention.JOB_KIND: retention.run_job}
 
 
 def build_context(settings: Settings) -> Context:
@@ -66,13 +70,21 @@ def announce_admin_key(key: str) -> None:
 def create_app(settings: Settings) -> Starlette:
     ctx = build_context(settings)
 
+    queue = JobQueue(ctx, JOB_HANDLERS)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         key = await open_context(ctx)
         if key:
             announce_admin_key(key)
         try:
-            yield
+            async with anyio.create_task_group() as group:
+                await queue.start(group)
+                try:
+                    yield
+                finally:
+                    queue.stop()
+                    group.cancel_scope.cancel()  # running jobs are marked interrupted on the next start
         finally:
             await ctx.http.aclose()
             await ctx.db.disconnect()
@@ -83,4 +95,5 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.jobs = queue
     return app

@@ -89,9 +89,11 @@ def server_environment(admin_key: str, **settings: Any) -> dict[str, str]:
 
 
 @contextmanager
-def live_server(data_dir: Path, **settings: Any) -> Iterator[LiveServer]:
-    """``qarion-pypi serve`` in a subprocess, as users run it, on a free loopback port."""
-    admin_key = "test-admin-" + secrets.token_hex(16)
+def live_server(data_dir: Path, admin_key: str | None = None, **settings: Any) -> Iterator[LiveServer]:
+    """``qarion-pypi serve`` in a subprocess, as users run it, on a free loopback port.
+
+    Pass the ``admin_key`` of an earlier run to restart a server on the same data dir."""
+    admin_key = admin_key or "test-admin-" + secrets.token_hex(16)
     port = free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     log = open(log_path, "wb")  # noqa: SIM115

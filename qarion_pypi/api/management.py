@@ -13,7 +13,7 @@ from starlette.routing import Route
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import Access, file_access, repository_access, scope_access, space_access
 from qarion_pypi.api.endpoints import Endpoint, openapi
-from qarion_pypi.api.http import API_PREFIX, base_url, context, json_response, principal, read_json
+from qarion_pypi.api.http import API_PREFIX, base_url, context, jobs, json_response, principal, read_json
 from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, validate
 from qarion_pypi.api.uploading import receive_upload, upload_target
 from qarion_pypi.auth.permissions import (
@@ -27,7 +27,7 @@ from qarion_pypi.auth.permissions import (
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from qarion_pypi.services import audit, files, kinds, packages, repositories, scopes, spaces, teams, users
+from qarion_pypi.services import audit, files, kinds, packages, repositories, retention, scopes, spaces, teams, users
 from qarion_pypi.services.naming import USERNAME_PATTERN
 
 OPTIONAL_TEXT = Field(str, nullable=True, max_length=200)
@@ -90,6 +90,15 @@ UPDATE_REPOSITORY = {
     "archived": Field(bool),
     **KIND_SETTINGS,
 }
+RETENTION_RULE = {
+    "name": NAME,
+    "match_version_regex": Field(str, nullable=True, max_length=500, description="only versions this matches"),
+    "prereleases_only": Field(bool),
+    "max_age_days": Field(int, nullable=True, description="keep releases younger than this"),
+    "keep_latest": Field(int, nullable=True, description="keep the newest N matching releases per package"),
+}
+RETENTION_RULES = {"rules": Field(list, required=True, items=RETENTION_RULE)}
+RETENTION_RUN = {"dry_run": Field(bool, description="list what would go and delete nothing (default true)")}
 YANK = {"yanked": Field(bool, required=True), "reason": Field(str, nullable=True, max_length=files.MAX_YANK_REASON)}
 
 
@@ -365,6 +374,38 @@ async def delete_repository(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def read_retention_rules(request: Request) -> Response:
+    access = await repository_access(request, Permission.VIEW, "view")
+    rows = await retention.get_rules(context(request), access.row)
+    return json_response({"rules": [presenters.retention_rule(row) for row in rows]})
+
+
+async def replace_retention_rules(request: Request) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    payload = validate(await read_json(request), RETENTION_RULES)
+    rows = await retention.replace_rules(context(request), access.row, payload["rules"])
+    return json_response({"rules": [presenters.retention_rule(row) for row in rows]})
+
+
+async def start_retention_run(request: Request) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "delete")
+    payload = validate(await read_json(request), RETENTION_RUN)
+    params = {"dry_run": payload.get("dry_run", True)}
+    job_id = await jobs(request).enqueue(
+        retention.JOB_KIND, params, repository_id=access.row["id"], created_by_id=access.principal.user_id
+    )
+    request.state.audit_resource_id = job_id
+    return json_response({"job_id": job_id}, 202)
+
+
+async def read_retention_run(request: Request) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    job = await jobs(request).get(
+        request.path_params["job_id"], kind=retention.JOB_KIND, repository_id=access.row["id"]
+    )
+    return json_response(presenters.job(job))
+
+
 async def list_packages(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
     views = await packages.list_packages(context(request), access.row)
@@ -576,6 +617,25 @@ ENDPOINTS = [
     Endpoint(
         "POST", _REPO + "/files", upload_file, "Upload a distribution file", 201, multipart="file", audit=("file", None)
     ),
+    Endpoint("GET", _REPO + "/retention-rules", read_retention_rules, "Read retention rules"),
+    Endpoint(
+        "PUT",
+        _REPO + "/retention-rules",
+        replace_retention_rules,
+        "Replace retention rules",
+        body=RETENTION_RULES,
+        audit=("repository", "repository_id"),
+    ),
+    Endpoint(
+        "POST",
+        _REPO + "/retention/runs",
+        start_retention_run,
+        "Queue a retention run (a dry run unless dry_run is false)",
+        202,
+        RETENTION_RUN,
+        audit=("job", None),
+    ),
+    Endpoint("GET", _REPO + "/retention/runs/{job_id}", read_retention_run, "Read a retention run's status"),
     Endpoint("GET", "/admin/audit", read_audit, "Read the audit log (platform and space admins)", query=AUDIT_QUERY),
 ]
 

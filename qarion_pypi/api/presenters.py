@@ -57,6 +57,34 @@ def audit_event(row: Row) -> dict[str, Any]:
     }
 
 
+def job(row: Row) -> dict[str, Any]:
+    """The status shape the seed gives import jobs, shared by every kind of job."""
+    return {
+        "job_id": row["id"],
+        "kind": row["kind"],
+        "status": row["status"],
+        "percent": row["percent"],
+        "phase": row["phase"],
+        "message": row["message"],
+        "progress_events": row["progress_events"],
+        "result": row["result"],
+        "error_message": row["error_message"],
+        "created_at": _time(row["created_at"]),
+        "started_at": _time(row["started_at"]),
+        "finished_at": _time(row["finished_at"]),
+    }
+
+
+def retention_rule(row: Row) -> dict[str, Any]:
+    return {
+        "name": row["name"],
+        "match_version_regex": row["match_version_regex"],
+        "prereleases_only": row["prereleases_only"],
+        "max_age_days": row["max_age_days"],
+        "keep_latest": row["keep_latest"],
+    }
+
+
 def space(row: Row) -> dict[str, Any]:
     return {"id": row["id"], "slug": row["slug"], "name": row["name"], "created_at": _time(row["created_at"])}
 

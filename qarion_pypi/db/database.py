@@ -26,6 +26,7 @@ def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str,
         result[row[key]].append(row[value])
     return result
 
+
 SCHEMA_VERSION = "1"
 
 

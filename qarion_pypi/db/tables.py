@@ -274,6 +274,43 @@ audit_events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, default=""),
 )
 
+# Background jobs (retention runs today; imports and scans next): persisted, so a restart
+# neither loses nor silently re-runs them.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    _id(),
+    sa.Column("kind", sa.String(32), nullable=False),
+    _fk("repository_id", "repositories.id", nullable=True),
+    # queued, running, completed or failed
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("percent", sa.Integer, nullable=False, default=0),
+    sa.Column("phase", sa.String(64), nullable=False, default="queued"),
+    sa.Column("message", sa.Text, nullable=False, default=""),
+    sa.Column("progress_events", sa.JSON, nullable=False, default=list),
+    sa.Column("params", sa.JSON, nullable=False, default=dict),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("error_message", sa.Text, nullable=True),
+    _fk("created_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+    _time("created_at"),
+    _time("started_at", nullable=True),
+    _time("finished_at", nullable=True),
+)
+
+# Per-repository retention rules; each selects releases and says how long or how many to keep.
+retention_rules = sa.Table(
+    "retention_rules",
+    metadata,
+    _id(),
+    _fk("repository_id", "repositories.id"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("match_version_regex", sa.String(500), nullable=True),
+    sa.Column("prereleases_only", sa.Boolean, nullable=False, default=False),
+    sa.Column("max_age_days", sa.Integer, nullable=True),
+    sa.Column("keep_latest", sa.Integer, nullable=True),
+)
+
 sa.Index("ix_audit_time", audit_events.c.occurred_at)
 sa.Index("ix_proxy_files_blob", proxy_files.c.blob_sha256)
 sa.Index("ix_files_package", files.c.package_id)

@@ -48,7 +48,7 @@ async def set_yanked(ctx: Context, principal: Principal, file: Row, yanked: bool
     return {**file, **values}
 
 
-async def delete_file(ctx: Context, principal: Principal, file: Row) -> None:
+async def delete_file(ctx: Context, principal: Principal | None, file: Row) -> None:
     """Remove the row (and an emptied package) in one transaction, then unreferenced blobs."""
     async with ctx.db.transaction():
         await ctx.db.execute(t.files.delete().where(t.files.c.id == file["id"]))

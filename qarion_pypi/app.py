@@ -40,7 +40,8 @@ def build_context(settings: Settings) -> Context:
         pages=PageCache(settings.page_cache_entries),
         memo=Memo(db),
         http=Outbound(
-            OutboundPolicy.for_upstream(settings.upstream_index_url, allow_private=settings.outbound_allow_private)
+            OutboundPolicy.for_upstream(settings.upstream_index_url, allow_private=settings.outbound_allow_private),
+            netrc=settings.upstream_netrc,
         ),
     )
 

@@ -36,6 +36,8 @@ class Settings:
     max_metadata_bytes: int = 4 * 1024**2
     max_compression_ratio: int = 100
     upstream_index_url: str = ""
+    # A netrc file with credentials for upstream hosts (used when a proxy names none of its own).
+    upstream_netrc: str = ""
     outbound_allow_private: bool = False
     log_level: str = "info"
     page_cache_entries: int = 4096
@@ -67,6 +69,7 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("uploads", "max_compression_ratio"): "max_compression_ratio",
     ("simple", "page_cache_entries"): "page_cache_entries",
     ("upstream", "index_url"): "upstream_index_url",
+    ("upstream", "netrc"): "upstream_netrc",
     ("outbound", "allow_private"): "outbound_allow_private",
 }
 
@@ -84,6 +87,7 @@ _ENV_KEYS: dict[str, str] = {
     "MAX_COMPRESSION_RATIO": "max_compression_ratio",
     "PAGE_CACHE_ENTRIES": "page_cache_entries",
     "UPSTREAM_INDEX_URL": "upstream_index_url",
+    "UPSTREAM_NETRC": "upstream_netrc",
     "OUTBOUND_ALLOW_PRIVATE": "outbound_allow_private",
 }
 

@@ -105,6 +105,30 @@ async def test_the_upstream_client_revalidates_with_etags(repo: Repo) -> None:
         await outbound.aclose()
 
 
+async def test_netrc_credentials_are_used_when_none_are_given(repo: Repo, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from qarion_pypi.upstream.http import Outbound
+    from qarion_pypi.upstream.simple import UpstreamError, fetch_project
+
+    assert repo.upload("demo-1.0-py3-none-any.whl", d.wheel()).status_code == 200
+    netrc = Path(str(tmp_path)) / "netrc"
+    netrc.write_text(f"machine 127.0.0.1 login __token__ password {repo.keys['viewer']}\n")
+    netrc.chmod(0o600)
+    index = repo.server.url + repo.simple
+    with_netrc, without = (
+        Outbound(OutboundPolicy(allow_private=True), netrc=str(netrc)),
+        Outbound(OutboundPolicy(allow_private=True)),
+    )
+    try:
+        assert (await fetch_project(with_netrc.with_auth(None), index, "demo")).page is not None
+        with pytest.raises(UpstreamError, match="401"):
+            await fetch_project(without.with_auth(None), index, "demo")
+    finally:
+        await with_netrc.aclose()
+        await without.aclose()
+
+
 def _create(repo: Repo, **payload: object) -> httpx.Response:
     with repo.client() as api:
         return api.post(f"/spaces/{repo.space}/package-repositories", json={"name": "K", **payload})

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from packaging.utils import canonicalize_name
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from qarion_pypi.api.auditing import audited
@@ -180,13 +180,17 @@ async def remote_download(request: Request) -> Response:
         return Response(body, media_type="text/plain; charset=utf-8")
     if requested != file["filename"]:
         raise NotFound("File not found.")
-    if repository["file_mode"] == "redirect" and not file["blob_sha256"]:
+    headers = {"ETag": f'"{file["sha256"]}"', "Cache-Control": "private, max-age=31536000, immutable"}
+    digest = await proxy.cached_blob(ctx, file)
+    path = ctx.blobs.local_path(digest) if digest else None
+    if path is not None:
+        return BlobResponse(path, headers=headers)
+    if repository["file_mode"] == "redirect":
         return RedirectResponse(file["url"], status_code=302)
-    digest = await proxy.ensure_cached(ctx, repository, file)
-    path = ctx.blobs.local_path(digest)
-    if path is None:
-        raise NotFound("File not found.")
-    return BlobResponse(path, headers={"ETag": f'"{digest}"', "Cache-Control": "private, max-age=31536000, immutable"})
+    upstream = await proxy.open_upstream(ctx, repository, file)  # a 503 here, before any byte is sent
+    return StreamingResponse(
+        proxy.stream_through(ctx, file, upstream), media_type="application/octet-stream", headers=headers
+    )
 
 
 audited_upload = audited("upload", "file")(legacy_upload)

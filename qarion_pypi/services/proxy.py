@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +28,7 @@ from qarion_pypi.upstream.policy import OutboundRefused
 from qarion_pypi.upstream.simple import UpstreamError, fetch_project
 
 DEFAULT_TTL = 3600
+log = logging.getLogger(__name__)
 
 
 def _auth(repository: Row) -> tuple[str, str] | None:
@@ -143,33 +147,67 @@ async def get_file(ctx: Context, file_id: str) -> Row:
     return row
 
 
-async def ensure_cached(ctx: Context, repository: Row, file: Row) -> str:
-    """The blob sha256 of a proxied file, downloading and verifying it first if needed."""
+async def cached_blob(ctx: Context, file: Row) -> str | None:
     if file["blob_sha256"] and await ctx.blobs.exists(file["blob_sha256"]):
         return str(file["blob_sha256"])
+    return None
+
+
+async def ensure_cached(ctx: Context, repository: Row, file: Row) -> str:
+    """The blob sha256 of a proxied file, downloading and verifying it first if needed."""
+    cached = await cached_blob(ctx, file)
+    if cached is not None:
+        return cached
+    async for _ in stream_through(ctx, file, await open_upstream(ctx, repository, file)):
+        pass
+    fresh = await ctx.db.fetch_one(sa.select(t.proxy_files).where(t.proxy_files.c.id == file["id"]))
+    cached = await cached_blob(ctx, fresh) if fresh is not None else None
+    if cached is None:
+        raise Unavailable("The upstream file does not match its published sha256; it was not cached.")
+    return cached
+
+
+async def open_upstream(ctx: Context, repository: Row, file: Row) -> AsyncIterator[bytes]:
+    """Start fetching a file from the upstream; errors before the first byte are 503s."""
+    client = ctx.http.with_auth(_auth(repository))
+    stack = AsyncExitStack()
+    try:
+        response = await stack.enter_async_context(client.stream("GET", file["url"], follow_redirects=True))
+    except (httpx.HTTPError, OutboundRefused) as exc:
+        await stack.aclose()
+        raise Unavailable(f"The upstream could not be reached ({exc.__class__.__name__}).") from None
+    if response.status_code != 200:
+        await stack.aclose()
+        raise Unavailable(f"The upstream answered {response.status_code} for this file.")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async with stack:
+            async for chunk in response.aiter_bytes(1024 * 1024):
+                yield chunk
+
+    return chunks()
+
+
+async def stream_through(ctx: Context, file: Row, upstream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Yield the upstream's bytes (from ``open_upstream``) as they arrive while staging them; keep
+    them only if their sha256 is the published one. A mismatch or a dropped client leaves nothing."""
     blob = ctx.blobs.incoming()
     try:
-        client = ctx.http.with_auth(_auth(repository))
-        try:
-            async with client.stream("GET", file["url"], follow_redirects=True) as response:
-                if response.status_code != 200:
-                    raise Unavailable(f"The upstream answered {response.status_code} for this file.")
-                async for chunk in response.aiter_bytes(1024 * 1024):
-                    if blob.size + len(chunk) > ctx.settings.max_upload_bytes:
-                        raise Unavailable("The upstream file is larger than this server accepts.")
-                    await blob.write(chunk)
-        except (httpx.HTTPError, OutboundRefused) as exc:
-            raise Unavailable(f"The upstream could not be reached ({exc.__class__.__name__}).") from None
+        async for chunk in upstream:
+            if blob.size + len(chunk) > ctx.settings.max_upload_bytes:
+                raise Unavailable("The upstream file is larger than this server accepts.")
+            await blob.write(chunk)
+            yield chunk
         digests = await blob.finish()
         if digests.sha256 != file["sha256"]:
-            raise Unavailable("The upstream file does not match its published sha256; it was not cached.")
+            log.warning("upstream file %s does not match its published sha256; not cached", file["url"])
+            return
         await ctx.blobs.commit(blob)
+        await ctx.db.execute(
+            t.proxy_files.update().where(t.proxy_files.c.id == file["id"]).values(blob_sha256=digests.sha256)
+        )
     finally:
         blob.discard()
-    await ctx.db.execute(
-        t.proxy_files.update().where(t.proxy_files.c.id == file["id"]).values(blob_sha256=digests.sha256)
-    )
-    return digests.sha256
 
 
 async def metadata(ctx: Context, repository: Row, file: Row) -> bytes:

@@ -15,7 +15,8 @@ TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
 
 class Outbound:
-    def __init__(self, policy: OutboundPolicy) -> None:
+    def __init__(self, policy: OutboundPolicy, netrc: str = "") -> None:
+        self._netrc = httpx.NetRCAuth(netrc) if netrc else None
         self._client = httpx.AsyncClient(
             transport=PolicyTransport(policy),
             timeout=TIMEOUT,
@@ -24,7 +25,8 @@ class Outbound:
         )
 
     def with_auth(self, auth: tuple[str, str] | None) -> AuthedClient:
-        return AuthedClient(self._client, auth)
+        """Explicit credentials, else the netrc file's for the request's host, else none."""
+        return AuthedClient(self._client, auth or self._netrc)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -33,7 +35,7 @@ class Outbound:
 class AuthedClient:
     """The shared client with one upstream's credentials (or none) on every request."""
 
-    def __init__(self, client: httpx.AsyncClient, auth: tuple[str, str] | None) -> None:
+    def __init__(self, client: httpx.AsyncClient, auth: tuple[str, str] | httpx.Auth | None) -> None:
         self._client = client
         self._auth = auth
 

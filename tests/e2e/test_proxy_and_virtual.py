@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import sqlite3
 import subprocess
 import sys
 import time
@@ -59,6 +60,13 @@ def static_upstream(tmp_path_factory: pytest.TempPathFactory, built: dict[str, l
     (root / "simple" / "gamma").mkdir(parents=True)
     (root / "simple" / "gamma" / "index.html").write_text(
         f'<html><body><a href="../../files/{html.escape(wheel.name)}#sha256={digest}">{wheel.name}</a></body></html>'
+    )
+    # a page whose published hash does not match the file: it must never be cached or installed
+    tampered = wheel.name.replace("gamma", "delta")
+    (root / "files" / tampered).write_bytes(wheel.read_bytes())
+    (root / "simple" / "delta").mkdir(parents=True)
+    (root / "simple" / "delta" / "index.html").write_text(
+        f'<html><body><a href="../../files/{tampered}#sha256={"0" * 64}">{tampered}</a></body></html>'
     )
     port = free_port()
     command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)]
@@ -135,6 +143,18 @@ def test_proxy_virtual_and_upstream_outage(mirror: LiveServer, upstream: dict, s
         metadata = http.get(mirror.url + gamma["files"][0]["url"] + ".metadata")
         assert metadata.status_code == 200 and metadata.text.startswith("Metadata-Version")
     assert pip(static, "static", "gamma") == {"gamma-1.0.dist-info"}
+    tampered = clients.pip("install", "--no-cache-dir", "--no-deps", "--index-url", index(static), "--target",
+                           tmp_path / "tampered", "delta", check=False)  # fmt: skip
+    assert tampered.returncode != 0 and not list((tmp_path / "tampered").glob("delta*"))
+    with httpx.Client(base_url=mirror.url, auth=("__token__", mirror.admin_key)) as http:
+        delta = http.get(
+            static["simple_index_url"] + "delta/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
+        refused = http.get(delta.json()["files"][0]["url"] + ".metadata")
+        assert refused.status_code == 503 and "does not match its published sha256" in refused.text
+    with sqlite3.connect(mirror.data_dir / "qarion.db") as db:
+        cached = db.execute("SELECT blob_sha256 FROM proxy_files WHERE filename LIKE 'delta%'").fetchall()
+    assert cached == [(None,)]
 
     # redirect mode: clients are sent to the upstream's own URL instead of through this server
     redirecting = admin.post(base, json={"name": "Redirect", "kind": "proxy", "remote_url": static_upstream,

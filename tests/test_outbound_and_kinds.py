@@ -188,7 +188,12 @@ def test_uploads_go_only_to_hosted_repositories(repo: Repo) -> None:
 
 
 def test_a_proxy_of_an_internal_address_is_refused(repo: Repo) -> None:
-    # The test server does not allow private targets: the upstream is never contacted.
-    proxy = _create(repo, slug="p", kind="proxy", remote_url="http://127.0.0.1:9/simple/").json()
+    # The upstream is this very server, which would answer 200 for "demo" with these credentials;
+    # the test server does not allow private targets, so the proxy never asks it.
+    assert repo.upload("demo-1.0-py3-none-any.whl", d.wheel()).status_code == 200
+    upstream = repo.server.url + repo.simple
+    proxy = _create(repo, slug="p", kind="proxy", remote_url=upstream, upstream_username="__token__",
+                    upstream_password=repo.keys["viewer"]).json()  # fmt: skip
     with repo.raw() as http:
-        assert http.get(proxy["simple_index_url"].removeprefix(repo.server.url) + "anything/").status_code == 404
+        assert http.get(upstream.removeprefix(repo.server.url) + "demo/").status_code == 200
+        assert http.get(proxy["simple_index_url"].removeprefix(repo.server.url) + "demo/").status_code == 404

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from qarion_pypi.api.auditing import audited
 from qarion_pypi.api.blobs import BlobResponse
-from qarion_pypi.api.http import context, link_prefix, principal
+from qarion_pypi.api.http import context, credential_key, link_prefix, principal
 from qarion_pypi.api.sources import source_for
 from qarion_pypi.api.uploading import receive_upload, upload_target
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
@@ -39,7 +39,7 @@ async def _repository(request: Request, needed: Permission, action: str) -> tupl
         held = await effective_permission(ctx.db, caller, repository["space_id"], repository["project_scope_id"])
         return repository, caller, held
 
-    key = ("repository", request.headers.get("authorization"), *slugs)
+    key = ("repository", credential_key(request), *slugs)
     repository, caller, held = await ctx.memo.get(key, resolve)
     require(held, needed, action, "repository")
     return repository, caller
@@ -141,7 +141,7 @@ async def download(request: Request) -> Response:
         file = await files.get_file(ctx, file_id)
         return file, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
 
-    file, held = await ctx.memo.get(("file", request.headers.get("authorization"), file_id), resolve)
+    file, held = await ctx.memo.get(("file", credential_key(request), file_id), resolve)
     require(held, Permission.VIEW, "view", "file")
     requested = request.path_params["filename"]
     headers = {"Cache-Control": "private, max-age=31536000, immutable"}
@@ -171,7 +171,7 @@ async def remote_download(request: Request) -> Response:
             raise NotFound("File not found.")
         return file, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
 
-    file, held = await ctx.memo.get(("remote", request.headers.get("authorization"), file_id), resolve)
+    file, held = await ctx.memo.get(("remote", credential_key(request), file_id), resolve)
     require(held, Permission.VIEW, "view", "file")
     repository = await repositories.get_by_id(ctx, file["repository_id"])
     requested = request.path_params["filename"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,6 +46,12 @@ async def principal(request: Request) -> Principal:
     caller = await users.authenticate(context(request), credentials)
     request.state.principal = caller  # the audit log's actor, even when the handler fails later
     return caller
+
+
+def credential_key(request: Request) -> str | None:
+    """A digest of the request's credentials: memo keys never hold the key itself."""
+    header = request.headers.get("authorization")
+    return hashlib.sha256(header.encode("utf-8", "surrogateescape")).hexdigest() if header else None
 
 
 def base_url(request: Request) -> str:

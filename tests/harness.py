@@ -186,3 +186,24 @@ def make_repo(server: LiveServer) -> Repo:
         admin.post("/users", json={"username": outsider}).raise_for_status()
         keys["outsider"] = admin.post(f"/users/{outsider}/api-keys", json={"name": "t"}).json()["key"]
     return Repo(server=server, space=space, slug="repo", id=created.json()["id"], keys=keys)
+
+
+@contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    """``python -m http.server`` over ``root``: a plain HTTP upstream (no ranges, no JSON)."""
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(url, timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)

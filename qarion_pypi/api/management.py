@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -27,7 +28,19 @@ from qarion_pypi.auth.permissions import (
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
-from qarion_pypi.services import audit, files, kinds, packages, repositories, retention, scopes, spaces, teams, users
+from qarion_pypi.services import (
+    audit,
+    files,
+    kinds,
+    packages,
+    repositories,
+    retention,
+    scopes,
+    spaces,
+    teams,
+    upstream_preview,
+    users,
+)
 from qarion_pypi.services.naming import USERNAME_PATTERN
 
 OPTIONAL_TEXT = Field(str, nullable=True, max_length=200)
@@ -406,6 +419,51 @@ async def read_retention_run(request: Request) -> Response:
     return json_response(presenters.job(job))
 
 
+async def preview_upstream_package(request: Request) -> Response:
+    ctx = context(request)
+    await repository_access(request, Permission.ADMIN, "admin")
+    fetched = await upstream_preview.upstream_project(ctx, request.path_params["package_name"])
+    summaries = upstream_preview.versions(fetched)
+    newest = upstream_preview.latest(summaries)
+    assert fetched.page is not None
+    return json_response(
+        {
+            "name": fetched.page.name,
+            "normalized_name": fetched.page.normalized_name,
+            "summary": await upstream_preview.summary_of(ctx, summaries[newest].files) if newest else "",
+            "latest_version": newest,
+            "versions": [summary.as_dict() for summary in summaries.values()],
+        }
+    )
+
+
+async def preview_upstream_release(request: Request) -> Response:
+    ctx = context(request)
+    await repository_access(request, Permission.ADMIN, "admin")
+    fetched = await upstream_preview.upstream_project(ctx, request.path_params["package_name"])
+    summaries = upstream_preview.versions(fetched)
+    wanted = request.path_params["version"]
+    release = next((s for v, s in summaries.items() if v == wanted or _same_version(v, wanted)), None)
+    if release is None or not release.files:
+        raise NotFound(f"Version {wanted!r} has no supported files on the upstream index.")
+    assert fetched.page is not None
+    return json_response(
+        {
+            "name": fetched.page.name,
+            "normalized_name": fetched.page.normalized_name,
+            "version": release.version,
+            "files": [upstream_preview.describe_file(entry) for entry in release.files],
+        }
+    )
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return False
+
+
 async def list_packages(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
     views = await packages.list_packages(context(request), access.row)
@@ -636,6 +694,18 @@ ENDPOINTS = [
         audit=("job", None),
     ),
     Endpoint("GET", _REPO + "/retention/runs/{job_id}", read_retention_run, "Read a retention run's status"),
+    Endpoint(
+        "GET",
+        _REPO + "/pypi/packages/{package_name}",
+        preview_upstream_package,
+        "Preview an upstream project's versions",
+    ),
+    Endpoint(
+        "GET",
+        _REPO + "/pypi/packages/{package_name}/versions/{version}",
+        preview_upstream_release,
+        "Preview one upstream release's files",
+    ),
     Endpoint("GET", "/admin/audit", read_audit, "Read the audit log (platform and space admins)", query=AUDIT_QUERY),
 ]
 

@@ -15,6 +15,7 @@ from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sd
 from qarion_pypi.simple.model import FileEntry, ProjectPage
 from qarion_pypi.simple.negotiate import HTML_V1, JSON_V1
 from qarion_pypi.upstream.http import AuthedClient
+from qarion_pypi.upstream.policy import OutboundRefused
 
 ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, text/html;q=0.01"
 MAX_PAGE_BYTES = 32 * 1024 * 1024
@@ -29,6 +30,8 @@ class Fetched:
     page: ProjectPage | None  # None: the upstream has no such project
     etag: str | None
     not_modified: bool = False
+    # files listed upstream that are not wheels or sdists, or come without a sha256
+    unsupported: tuple[str, ...] = ()
 
 
 async def fetch_project(client: AuthedClient, index_url: str, name: str, etag: str | None = None) -> Fetched:
@@ -40,6 +43,8 @@ async def fetch_project(client: AuthedClient, index_url: str, name: str, etag: s
         response = await client.get(url, headers=headers, follow_redirects=True)
     except httpx.HTTPError as exc:
         raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
+    except OutboundRefused as exc:
+        raise UpstreamError(f"the outbound policy refused the upstream: {exc}") from None
     if response.status_code == 304:
         return Fetched(None, etag, not_modified=True)
     if response.status_code == 404:
@@ -50,20 +55,26 @@ async def fetch_project(client: AuthedClient, index_url: str, name: str, etag: s
         raise UpstreamError("upstream page is too large")
     base = str(response.url)
     content_type = response.headers.get("content-type", "").split(";")[0].strip()
-    page = (
-        _from_json(response.content, base, name) if content_type == JSON_V1 else _from_html(response.text, base, name)
-    )
-    return Fetched(page, response.headers.get("etag"))
+    parse = _from_json if content_type == JSON_V1 else _from_html
+    page, unsupported = parse(response.content, base, name)
+    return Fetched(page, response.headers.get("etag"), unsupported=tuple(unsupported))
 
 
-def _from_json(body: bytes, base: str, name: str) -> ProjectPage:
+def _from_json(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str]]:
     try:
         document = json.loads(body)
-        files = [_json_file(item, base) for item in document.get("files", [])]
+        items = document.get("files", [])
+        files = [_json_file(item, base) for item in items]
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise UpstreamError(f"upstream JSON page is malformed: {exc.__class__.__name__}") from None
-    return ProjectPage(name=document.get("name", name), normalized_name=name, files=[f for f in files if f],
-                       versions=[str(v) for v in document.get("versions", [])])  # fmt: skip
+    unsupported = [str(item.get("filename")) for item, entry in zip(items, files, strict=True) if entry is None]
+    page = ProjectPage(
+        name=document.get("name", name),
+        normalized_name=name,
+        files=[f for f in files if f],
+        versions=[str(v) for v in document.get("versions", [])],
+    )
+    return page, unsupported
 
 
 def _json_file(item: dict[str, Any], base: str) -> FileEntry | None:
@@ -105,10 +116,10 @@ class _Anchors(HTMLParser):
             self._current = None
 
 
-def _from_html(text: str, base: str, name: str) -> ProjectPage:
+def _from_html(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str]]:
     parser = _Anchors()
-    parser.feed(text)
-    files = []
+    parser.feed(body.decode("utf-8", "replace"))
+    files, unsupported = [], []
     for attrs, label in parser.anchors:
         href = attrs.get("href")
         if not href:
@@ -117,6 +128,7 @@ def _from_html(text: str, base: str, name: str) -> ProjectPage:
         algorithm, _, digest = fragment.partition("=")
         filename = label or url.rsplit("/", 1)[-1]
         if algorithm != "sha256" or not digest or not _is_distribution(filename):
+            unsupported.append(filename)
             continue
         metadata = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
         yanked = attrs.get("data-yanked")
@@ -133,7 +145,7 @@ def _from_html(text: str, base: str, name: str) -> ProjectPage:
                 ),
             )
         )
-    return ProjectPage(name=name, normalized_name=name, files=files, versions=[])
+    return ProjectPage(name=name, normalized_name=name, files=files, versions=[]), unsupported
 
 
 def _html_metadata(value: str | None, present: bool) -> str | bool:

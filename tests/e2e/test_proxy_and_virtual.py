@@ -9,9 +9,7 @@ from __future__ import annotations
 import hashlib
 import html
 import sqlite3
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import httpx
 import pytest
 
 from tests.e2e.clients import Clients, make_project
-from tests.harness import LiveServer, free_port, live_server
+from tests.harness import LiveServer, live_server, static_server
 
 pytestmark = pytest.mark.slow
 
@@ -68,19 +66,8 @@ def static_upstream(tmp_path_factory: pytest.TempPathFactory, built: dict[str, l
     (root / "simple" / "delta" / "index.html").write_text(
         f'<html><body><a href="../../files/{tampered}#sha256={"0" * 64}">{tampered}</a></body></html>'
     )
-    port = free_port()
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/simple/"
-    for _ in range(100):
-        try:
-            httpx.get(url + "gamma/", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(10)
+    with static_server(root) as url:
+        yield url + "simple/"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,186 @@
+"""A distribution's core metadata from an upstream, fetching as little as possible.
+
+In order: the PEP 658 ``.metadata`` file when the index offers it (checked against its hash);
+for wheels, HTTP range requests for the zip's central directory and the one METADATA member;
+and only then the whole file (bounded). ``zipfile`` reads from a sparse file that knows just the
+ranges fetched so far; touching an unknown range asks for it and tries again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio.to_thread
+import httpx
+
+from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
+from qarion_pypi.distributions.filenames import parse_dist_filename
+from qarion_pypi.errors import BadRequest
+from qarion_pypi.simple.model import FileEntry
+from qarion_pypi.upstream.http import AuthedClient
+from qarion_pypi.upstream.policy import OutboundRefused
+from qarion_pypi.upstream.simple import UpstreamError
+
+TAIL = 64 * 1024
+MIN_FETCH = 64 * 1024
+MAX_ROUNDS = 8
+
+
+class _Missing(Exception):
+    def __init__(self, start: int, end: int) -> None:
+        self.start, self.end = start, end
+
+
+class SparseFile(io.RawIOBase):
+    """A read-only file of known size of which only some byte ranges are present."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._ranges: list[tuple[int, bytes]] = []
+        self._position = 0
+
+    def add(self, start: int, data: bytes) -> None:
+        self._ranges.append((start, data))
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.size if size is None or size < 0 else min(self.size, self._position + size)
+        if end <= self._position:
+            return b""
+        for start, data in self._ranges:
+            if start <= self._position and end <= start + len(data):
+                chunk = data[self._position - start : end - start]
+                self._position = end
+                return chunk
+        raise _Missing(self._position, end)
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@dataclass(frozen=True)
+class MetadataSource:
+    """How the metadata was obtained: ``pep658``, ``range`` or ``download``."""
+
+    raw: bytes
+    via: str
+
+
+async def fetch_metadata(
+    client: AuthedClient, entry: FileEntry, limits: ArchiveLimits, max_download: int
+) -> MetadataSource:
+    if entry.core_metadata:
+        raw = await _pep658(client, entry, limits)
+        if raw is not None:
+            return MetadataSource(raw, "pep658")
+    if entry.filename.endswith(".whl"):
+        raw = await _by_ranges(client, entry, limits)
+        if raw is not None:
+            return MetadataSource(raw, "range")
+    return MetadataSource(await _by_download(client, entry, limits, max_download), "download")
+
+
+async def _get(client: AuthedClient, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    try:
+        return await client.get(url, headers=headers or {}, follow_redirects=True)
+    except (httpx.HTTPError, OutboundRefused) as exc:
+        raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
+
+
+async def _pep658(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits) -> bytes | None:
+    response = await _get(client, entry.url + ".metadata")
+    if response.status_code != 200 or len(response.content) > limits.max_metadata_bytes:
+        return None
+    if isinstance(entry.core_metadata, str) and hashlib.sha256(response.content).hexdigest() != entry.core_metadata:
+        return None
+    return response.content
+
+
+async def _by_ranges(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits) -> bytes | None:
+    size = entry.size or await _content_length(client, entry.url)
+    if not size:
+        return None
+    sparse = SparseFile(size)
+    if not await _fetch_range(client, entry.url, sparse, max(0, size - TAIL), size):
+        return None
+    dist = parse_dist_filename(entry.filename)
+    for _ in range(MAX_ROUNDS):
+        try:
+            return _read_member(sparse, dist.filename, limits)
+        except _Missing as missing:
+            start = missing.start
+            if not await _fetch_range(client, entry.url, sparse, start, min(size, max(missing.end, start + MIN_FETCH))):
+                return None
+    return None
+
+
+def _read_member(sparse: SparseFile, filename: str, limits: ArchiveLimits) -> bytes:
+    """METADATA of the wheel in ``sparse`` (the same member rules as for uploads, minus the
+    checks that need the whole archive, which the import's own upload validation repeats)."""
+    try:
+        with zipfile.ZipFile(sparse) as archive:
+            members = [info for info in archive.infolist() if info.filename.endswith(".dist-info/METADATA")]
+            matching = [m for m in members if m.filename.count("/") == 1]
+            if len(matching) != 1 or matching[0].file_size > limits.max_metadata_bytes:
+                raise BadRequest(f"Wheel '{filename}' has no single readable METADATA file.")
+            return archive.read(matching[0])
+    except (zipfile.BadZipFile, EOFError, ValueError) as exc:
+        raise BadRequest(f"Wheel '{filename}' is not a valid ZIP archive ({exc.__class__.__name__}).") from None
+
+
+async def _content_length(client: AuthedClient, url: str) -> int:
+    response = await _get(client, url, {"Range": "bytes=0-0"})
+    total = response.headers.get("content-range", "").rpartition("/")[2]
+    return int(total) if response.status_code == 206 and total.isdigit() else 0
+
+
+async def _fetch_range(client: AuthedClient, url: str, sparse: SparseFile, start: int, end: int) -> bool:
+    response = await _get(client, url, {"Range": f"bytes={start}-{end - 1}"})
+    if response.status_code != 206 or len(response.content) != end - start:
+        return False  # no range support: the caller falls back to a full download
+    sparse.add(start, response.content)
+    return True
+
+
+async def _by_download(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits, max_download: int) -> bytes:
+    """The whole file, streamed to a temporary file (bounded, hash-checked), then read locally."""
+    digest = hashlib.sha256()
+    with tempfile.NamedTemporaryFile(suffix="-" + entry.filename) as handle:
+        try:
+            async with client.stream("GET", entry.url, follow_redirects=True) as response:
+                if response.status_code != 200:
+                    raise UpstreamError(f"upstream answered {response.status_code} for {entry.filename}")
+                written = 0
+                async for chunk in response.aiter_bytes(1024 * 1024):
+                    written += len(chunk)
+                    if written > max_download:
+                        raise UpstreamError(f"{entry.filename} is larger than this server accepts")
+                    digest.update(chunk)
+                    await anyio.to_thread.run_sync(handle.write, chunk)
+        except (httpx.HTTPError, OutboundRefused) as exc:
+            raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
+        if digest.hexdigest() != entry.sha256:
+            raise UpstreamError(f"{entry.filename} does not match its published sha256")
+        handle.flush()
+        dist = parse_dist_filename(entry.filename)
+        return await anyio.to_thread.run_sync(read_core_metadata, Path(handle.name), dist, limits)

@@ -19,6 +19,29 @@ from tests import distbuilder as d
 from tests.harness import Repo, live_server, make_repo, static_server
 
 LIMITS = ArchiveLimits(4 * 1024 * 1024, 100)
+
+
+def _meta(name: str, version: str, *lines: str) -> bytes:
+    return d.metadata(name, version, extra="".join(line + "\n" for line in lines))
+
+
+# app -> lib (1.0: 2.0 needs Python 3.12, 3.0 is yanked), mac-only on darwin, win-only on win32,
+# opt[fast] -> speedup, which has a macOS and a manylinux wheel and an sdist.
+GRAPH = [
+    ("app-1.0-py3-none-any.whl", d.wheel("app", "1.0", meta=_meta(
+        "app", "1.0", "Requires-Dist: lib>=1.0", 'Requires-Dist: mac-only; sys_platform == "darwin"',
+        'Requires-Dist: win-only; sys_platform == "win32"', "Requires-Dist: opt[fast]>=1.0"))),
+    ("lib-1.0-py3-none-any.whl", d.wheel("lib", "1.0")),
+    ("lib-2.0-py3-none-any.whl", d.wheel("lib", "2.0", meta=_meta("lib", "2.0", "Requires-Python: >=3.12"))),
+    ("lib-3.0-py3-none-any.whl", d.wheel("lib", "3.0")),
+    ("mac_only-1.0-py3-none-any.whl", d.wheel("mac-only", "1.0")),
+    ("win_only-1.0-py3-none-any.whl", d.wheel("win-only", "1.0")),
+    ("opt-1.0-py3-none-any.whl", d.wheel("opt", "1.0", meta=_meta(
+        "opt", "1.0", "Provides-Extra: fast", 'Requires-Dist: speedup>=1.0; extra == "fast"'))),
+    ("speedup-1.0-cp311-cp311-macosx_11_0_arm64.whl", d.wheel("speedup", "1.0", salt="mac")),
+    ("speedup-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", d.wheel("speedup", "1.0", salt="linux")),
+    ("speedup-1.0.tar.gz", d.sdist("speedup", "1.0")),
+]  # fmt: skip
 NATIVE = "native-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"
 
 
@@ -32,6 +55,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
             ("alpha-2.0-py3-none-any.whl", d.wheel("alpha", "2.0")),
             ("alpha-2.1rc1-py3-none-any.whl", d.wheel("alpha", "2.1rc1")),
             (NATIVE, d.wheel("native", "1.0")),
+            *GRAPH,
         ):
             assert repo.upload(filename, content).status_code == 200
         with repo.client() as api:
@@ -39,6 +63,10 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
                 if file["version"] == "2.0":
                     api.patch(f"/spaces/{repo.space}/package-repositories/files/{file['id']}/yank",
                               json={"yanked": True, "reason": "bad"}).raise_for_status()  # fmt: skip
+            for file in api.get(f"{repo.manage}/packages/lib").json()["files"]:
+                if file["version"] == "3.0":
+                    api.patch(f"/spaces/{repo.space}/package-repositories/files/{file['id']}/yank",
+                              json={"yanked": True}).raise_for_status()  # fmt: skip
         yield repo
 
 
@@ -124,3 +152,69 @@ async def test_metadata_by_range_requests_then_by_download(upstream: Repo, tmp_p
     finally:
         await outbound.aclose()
 
+
+def _preview(repo: Repo, **body: object) -> httpx.Response:
+    with repo.client() as api:
+        return api.post(f"{repo.manage}/imports/pypi/dependencies/preview",
+                        json={"package_name": "app", "version": "1.0", "python_tags": ["cp311"], **body})  # fmt: skip
+
+
+def _closure(document: dict) -> dict[str, tuple[str, list[str]]]:
+    return {
+        d["normalized_name"]: (d["version"], [a["filename"] for a in d["artifacts"]]) for d in document["dependencies"]
+    }
+
+
+def test_dependency_preview_for_macos_arm64(importer: Repo) -> None:
+    response = _preview(importer, platform_tags=["macosx_11_0_arm64"], include_sdists=False)
+    assert response.status_code == 200, response.text
+    document = response.json()
+    assert document["root_filenames"] == ["app-1.0-py3-none-any.whl"]
+    assert document["target"]["environment"]["sys_platform"] == "darwin"
+    assert document["target"]["environment"]["platform_machine"] == "arm64"
+    assert _closure(document) == {
+        "lib": ("1.0", ["lib-1.0-py3-none-any.whl"]),
+        "mac-only": ("1.0", ["mac_only-1.0-py3-none-any.whl"]),
+        "opt": ("1.0", ["opt-1.0-py3-none-any.whl"]),
+        "speedup": ("1.0", ["speedup-1.0-cp311-cp311-macosx_11_0_arm64.whl"]),
+    }
+    assert document["dependency_count"] == 4
+    speedup = next(d for d in document["dependencies"] if d["normalized_name"] == "speedup")
+    assert speedup["required_by"] == ["opt"]
+
+
+def test_dependency_preview_for_linux_with_sdists(importer: Repo) -> None:
+    document = _preview(importer, platform_tags=["manylinux_2_17_x86_64"], include_sdists=True).json()
+    closure = _closure(document)
+    assert set(closure) == {"lib", "opt", "speedup"}  # no mac-only, no win-only
+    assert sorted(closure["speedup"][1]) == ["speedup-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "speedup-1.0.tar.gz"]
+
+
+def test_already_imported_files_are_counted(importer: Repo, upstream: Repo) -> None:
+    with upstream.raw("viewer") as http:
+        page = http.get(upstream.simple + "lib/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()
+        wheel = next(f for f in page["files"] if f["filename"] == "lib-1.0-py3-none-any.whl")
+        content = http.get(wheel["url"]).content
+    assert importer.upload("lib-1.0-py3-none-any.whl", content).status_code == 200
+    document = _preview(importer, platform_tags=["manylinux_2_17_x86_64"], include_sdists=False).json()
+    lib = next(d for d in document["dependencies"] if d["normalized_name"] == "lib")
+    assert lib["artifacts"][0]["already_imported"] is True
+    assert document["already_imported_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"python_tags": ["py2"]}, 422, "python_tags"),
+        ({"platform_tags": ["amiga_68k"]}, 422, "platform_tags"),
+        ({"selected_filenames": ["app-9.9.tar.gz"]}, 422, "selected_filenames"),
+        ({"python_tags": "cp311"}, 422, "python_tags"),
+        ({"selected_filenames": [1]}, 422, "selected_filenames"),
+        ({"version": "2.0"}, 409, None),
+    ],
+)
+def test_dependency_preview_errors(importer: Repo, body: dict, status: int, field: str | None) -> None:
+    response = _preview(importer, **body)
+    assert response.status_code == status, response.text
+    if field:
+        assert field in [e["field"] for e in response.json()["errors"]]

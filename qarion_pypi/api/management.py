@@ -30,6 +30,7 @@ from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from qarion_pypi.services import (
     audit,
+    dependency_preview,
     files,
     kinds,
     packages,
@@ -112,6 +113,17 @@ RETENTION_RULE = {
 }
 RETENTION_RULES = {"rules": Field(list, required=True, items=RETENTION_RULE)}
 RETENTION_RUN = {"dry_run": Field(bool, description="list what would go and delete nothing (default true)")}
+DEPENDENCY_PREVIEW = {
+    "package_name": Field(str, required=True, max_length=200, non_blank=True),
+    "version": Field(str, required=True, max_length=100, non_blank=True),
+    "selected_filenames": Field(
+        list, item_kind=str, description="root files to import (default: those fitting the target)"
+    ),
+    "python_tags": Field(list, required=True, item_kind=str, description='e.g. ["cp311"]'),
+    "platform_tags": Field(list, item_kind=str, description='e.g. ["macosx_11_0_arm64"]'),
+    "include_sdists": Field(bool),
+    "include_universal_wheels": Field(bool),
+}
 YANK = {"yanked": Field(bool, required=True), "reason": Field(str, nullable=True, max_length=files.MAX_YANK_REASON)}
 
 
@@ -457,6 +469,12 @@ async def preview_upstream_release(request: Request) -> Response:
     )
 
 
+async def preview_import_dependencies(request: Request) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    payload = validate(await read_json(request), DEPENDENCY_PREVIEW)
+    return json_response(await dependency_preview.preview(context(request), access.row, payload))
+
+
 def _same_version(a: str, b: str) -> bool:
     try:
         return Version(a) == Version(b)
@@ -705,6 +723,13 @@ ENDPOINTS = [
         _REPO + "/pypi/packages/{package_name}/versions/{version}",
         preview_upstream_release,
         "Preview one upstream release's files",
+    ),
+    Endpoint(
+        "POST",
+        _REPO + "/imports/pypi/dependencies/preview",
+        preview_import_dependencies,
+        "Preview the dependency artifacts of an upstream import",
+        body=DEPENDENCY_PREVIEW,
     ),
     Endpoint("GET", "/admin/audit", read_audit, "Read the audit log (platform and space admins)", query=AUDIT_QUERY),
 ]

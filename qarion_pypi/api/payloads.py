@@ -26,12 +26,19 @@ class Field:
     non_blank: bool = False
     pattern: str | None = None  # JSON Schema only: the services check it and say why
     items: Mapping[str, Field] | None = None  # for lists of objects
+    item_kind: type | None = None  # for lists of plain values
     description: str = ""
 
     def problem(self, value: Any) -> str | None:
         # bool is an int in Python; JSON true is never a valid integer here.
         if not isinstance(value, self.kind) or (isinstance(value, bool) and self.kind is int):
             return f"must be {_TYPE_NAMES[self.kind]}"
+        if (
+            self.item_kind is not None
+            and isinstance(value, list)
+            and not all(isinstance(i, self.item_kind) for i in value)
+        ):
+            return f"must be a list of {_JSON_TYPES[self.item_kind]}s"
         if self.enum is not None and value not in self.enum:
             return f"must be one of: {', '.join(self.enum)}"
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
@@ -53,6 +60,8 @@ class Field:
             schema["pattern"] = self.pattern
         if self.items is not None:
             schema["items"] = object_schema(self.items)
+        if self.item_kind is not None:
+            schema["items"] = {"type": _JSON_TYPES[self.item_kind]}
         if self.description:
             schema["description"] = self.description
         if self.nullable:

@@ -1,0 +1,1 @@
+"""Resolving a release's dependency closure for a target interpreter and platform."""

@@ -1,0 +1,115 @@
+"""What an import of one exact release would bring in for a target: the root's files and the
+artifacts of every dependency, with what the repository already holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from packaging.utils import NormalizedName
+
+from qarion_pypi.context import Context
+from qarion_pypi.db import Row
+from qarion_pypi.db import tables as t
+from qarion_pypi.distributions.archives import ArchiveLimits
+from qarion_pypi.distributions.filenames import parse_dist_filename
+from qarion_pypi.distributions.metadata import parse_core_metadata
+from qarion_pypi.errors import FieldError, Unavailable, ValidationFailed
+from qarion_pypi.resolver.closure import Release, Selection, resolve
+from qarion_pypi.resolver.target import Target, target_from
+from qarion_pypi.services.upstream_preview import upstream_project
+from qarion_pypi.simple.model import FileEntry
+from qarion_pypi.upstream.metadata import fetch_metadata
+from qarion_pypi.upstream.simple import UpstreamError, fetch_project
+
+
+async def preview(ctx: Context, repository: Row, request: Mapping[str, Any]) -> dict[str, Any]:
+    await upstream_project(ctx, request["package_name"])  # 503 without an upstream, 404 if unknown there
+    target = target_from(request["python_tags"], request.get("platform_tags") or [])
+    selection = Selection(request.get("include_sdists", True), request.get("include_universal_wheels", True))
+    releases = await closure(ctx, request["package_name"], request["version"], target, selection)
+    root, dependencies = releases[0], releases[1:]
+    root_files = _root_files(root, request.get("selected_filenames"))
+    present = await _present(ctx, repository, [f for r in releases for f in r.artifacts] + root_files)
+    dependency_files = [f for r in dependencies for f in r.artifacts]
+    return {
+        "package_name": root.name,
+        "version": str(root.version),
+        "root_filenames": [f.filename for f in root_files],
+        "target": {
+            "python_version": target.python_version,
+            "platform": target.platform,
+            "python_tags": request["python_tags"],
+            "platform_tags": request.get("platform_tags") or [],
+            "environment": target.environment,
+        },
+        "dependency_count": len(dependencies),
+        "dependency_file_count": len(dependency_files),
+        "already_imported_count": sum(1 for f in dependency_files if f.filename in present),
+        "root_already_imported_count": sum(1 for f in root_files if f.filename in present),
+        "dependencies": [
+            {
+                "normalized_name": release.name,
+                "version": str(release.version),
+                "required_by": release.required_by,
+                "artifacts": [_artifact(f, f.filename in present) for f in release.artifacts],
+            }
+            for release in dependencies
+        ],
+    }
+
+
+async def closure(ctx: Context, name: str, version: str, target: Target, selection: Selection) -> list[Release]:
+    client = ctx.http.with_auth(None)
+    limits = ArchiveLimits(ctx.settings.max_metadata_bytes, ctx.settings.max_compression_ratio)
+
+    async def pages(project: NormalizedName) -> list[FileEntry] | None:
+        try:
+            fetched = await fetch_project(client, ctx.settings.upstream_index_url, project)
+        except UpstreamError as exc:
+            raise Unavailable(f"The upstream index could not be read for {project}: {exc}") from None
+        return None if fetched.page is None else fetched.page.files
+
+    async def requirements(entry: FileEntry) -> tuple[str, ...]:
+        try:
+            source = await fetch_metadata(client, entry, limits, ctx.settings.max_upload_bytes)
+        except UpstreamError as exc:
+            raise Unavailable(f"The metadata of {entry.filename} could not be read: {exc}") from None
+        return parse_core_metadata(source.raw).requires_dist
+
+    return await resolve(name, version, target, selection, pages, requirements)
+
+
+def _root_files(root: Release, selected: Sequence[str] | None) -> list[FileEntry]:
+    """The root release's files to import: those named (any of its files, fitting the target or
+    not), or else the ones selected for the target."""
+    if not selected:
+        return root.artifacts
+    known = {f.filename: f for f in root.candidate_files}
+    missing = [name for name in selected if name not in known]
+    if missing:
+        raise ValidationFailed(
+            "Invalid selection.",
+            [FieldError("selected_filenames", f"not files of {root.name} {root.version}: {', '.join(missing)}")],
+        )
+    return [known[name] for name in selected]
+
+
+async def _present(ctx: Context, repository: Row, entries: Sequence[FileEntry]) -> set[str]:
+    """Filenames the repository already holds with the same bytes."""
+    if not entries:
+        return set()
+    rows = await ctx.db.fetch_all(
+        sa.select(t.files.c.filename, t.files.c.sha256).where(
+            t.files.c.repository_id == repository["id"], t.files.c.filename.in_([e.filename for e in entries])
+        )
+    )
+    hashes = {e.filename: e.sha256 for e in entries}
+    return {row["filename"] for row in rows if hashes.get(row["filename"]) == row["sha256"]}
+
+
+def _artifact(entry: FileEntry, present: bool) -> dict[str, Any]:
+    dist = parse_dist_filename(entry.filename)
+    return {"filename": entry.filename, "distribution_type": dist.distribution_type, "size": entry.size or None,
+            "sha256": entry.sha256, "already_imported": present}  # fmt: skip

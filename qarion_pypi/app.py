@@ -19,7 +19,7 @@ from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError
 from qarion_pypi.jobs.queue import JobQueue
-from qarion_pypi.services import retention, users
+from qarion_pypi.services import imports, retention, users
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import FilesystemBlobStore
 from qarion_pypi.upstream.http import Outbound
@@ -27,7 +27,7 @@ from qarion_pypi.upstream.policy import OutboundPolicy
 
 log = logging.getLogger("qarion_pypi")
 
-JOB_HANDLERS = {retention.JOB_KIND: retention.run_job}
+JOB_HANDLERS = {retention.JOB_KIND: retention.run_job, imports.JOB_KIND: imports.run_job}
 
 
 def build_context(settings: Settings) -> Context:

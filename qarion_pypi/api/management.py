@@ -28,10 +28,12 @@ from qarion_pypi.auth.permissions import (
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
+from qarion_pypi.resolver.target import target_from
 from qarion_pypi.services import (
     audit,
     dependency_preview,
     files,
+    imports,
     kinds,
     packages,
     repositories,
@@ -123,6 +125,20 @@ DEPENDENCY_PREVIEW = {
     "platform_tags": Field(list, item_kind=str, description='e.g. ["macosx_11_0_arm64"]'),
     "include_sdists": Field(bool),
     "include_universal_wheels": Field(bool),
+}
+IMPORT = {
+    **DEPENDENCY_PREVIEW,
+    "include_dependencies": Field(bool, description="import dependencies at all (default true)"),
+    "include_all_dependencies": Field(bool, description="every resolved artifact, ignoring the selection"),
+    "selected_dependency_artifacts": Field(
+        list,
+        items={
+            "normalized_name": Field(str, required=True),
+            "version": Field(str, required=True),
+            "filename": Field(str, required=True),
+        },
+        description="the dependency artifacts to import (default: all resolved ones)",
+    ),
 }
 YANK = {"yanked": Field(bool, required=True), "reason": Field(str, nullable=True, max_length=files.MAX_YANK_REASON)}
 
@@ -475,6 +491,26 @@ async def preview_import_dependencies(request: Request) -> Response:
     return json_response(await dependency_preview.preview(context(request), access.row, payload))
 
 
+async def start_import(request: Request) -> Response:
+    ctx = context(request)
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    payload = validate(await read_json(request), IMPORT)
+    target_from(payload["python_tags"], payload.get("platform_tags") or [])  # 422 now, not a failed job later
+    await upstream_preview.upstream_project(ctx, payload["package_name"])  # 503 without an upstream, 404 if unknown
+    await repositories.upload_target(ctx, access.row)  # only hosted repositories take files
+    job_id = await jobs(request).enqueue(
+        imports.JOB_KIND, payload, repository_id=access.row["id"], created_by_id=access.principal.user_id
+    )
+    request.state.audit_resource_id = job_id
+    return json_response({"job_id": job_id}, 202)
+
+
+async def read_import_job(request: Request) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    job = await jobs(request).get(request.path_params["job_id"], kind=imports.JOB_KIND, repository_id=access.row["id"])
+    return json_response(presenters.job(job))
+
+
 def _same_version(a: str, b: str) -> bool:
     try:
         return Version(a) == Version(b)
@@ -731,6 +767,10 @@ ENDPOINTS = [
         "Preview the dependency artifacts of an upstream import",
         body=DEPENDENCY_PREVIEW,
     ),
+    Endpoint(
+        "POST", _REPO + "/imports/pypi", start_import, "Queue an upstream import", 202, IMPORT, audit=("job", None)
+    ),
+    Endpoint("GET", _REPO + "/imports/pypi/jobs/{job_id}", read_import_job, "Read an import job's status"),
     Endpoint("GET", "/admin/audit", read_audit, "Read the audit log (platform and space admins)", query=AUDIT_QUERY),
 ]
 

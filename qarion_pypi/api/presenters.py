@@ -224,6 +224,10 @@ def file(row: Row, base: str) -> dict[str, Any]:
         "uploaded_by_id": row["uploaded_by_id"],
         "uploaded_by": row.get("uploaded_by"),
         "uploaded_at": _time(row["created_at"]),
+        "source": row["source"],
+        "upstream_url": row["upstream_url"],
+        "upstream_upload_time": _time(row["upstream_upload_time"]),
+        "upstream_sha256": row["upstream_sha256"],
         "download_url": urls.download(base, row["id"], row["filename"]),
     }
 

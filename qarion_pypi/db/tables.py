@@ -234,6 +234,11 @@ files = sa.Table(
     _time("yanked_at", nullable=True),
     _fk("uploaded_by_id", "users.id", nullable=True, ondelete="SET NULL"),
     _time("created_at"),
+    # provenance: "upload", or "import" with where the file came from
+    sa.Column("source", sa.String(16), nullable=False, default="upload"),
+    sa.Column("upstream_url", sa.String(2000), nullable=True),
+    _time("upstream_upload_time", nullable=True),
+    sa.Column("upstream_sha256", sa.String(64), nullable=True),
     sa.UniqueConstraint("repository_id", "filename", name="uq_file_filename"),
 )
 

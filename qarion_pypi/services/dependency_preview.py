@@ -30,13 +30,13 @@ async def preview(ctx: Context, repository: Row, request: Mapping[str, Any]) -> 
     selection = Selection(request.get("include_sdists", True), request.get("include_universal_wheels", True))
     releases = await closure(ctx, request["package_name"], request["version"], target, selection)
     root, dependencies = releases[0], releases[1:]
-    root_files = _root_files(root, request.get("selected_filenames"))
-    present = await _present(ctx, repository, [f for r in releases for f in r.artifacts] + root_files)
+    root_artifacts = root_files(root, request.get("selected_filenames"))
+    present = await _present(ctx, repository, [f for r in releases for f in r.artifacts] + root_artifacts)
     dependency_files = [f for r in dependencies for f in r.artifacts]
     return {
         "package_name": root.name,
         "version": str(root.version),
-        "root_filenames": [f.filename for f in root_files],
+        "root_filenames": [f.filename for f in root_artifacts],
         "target": {
             "python_version": target.python_version,
             "platform": target.platform,
@@ -47,7 +47,7 @@ async def preview(ctx: Context, repository: Row, request: Mapping[str, Any]) -> 
         "dependency_count": len(dependencies),
         "dependency_file_count": len(dependency_files),
         "already_imported_count": sum(1 for f in dependency_files if f.filename in present),
-        "root_already_imported_count": sum(1 for f in root_files if f.filename in present),
+        "root_already_imported_count": sum(1 for f in root_artifacts if f.filename in present),
         "dependencies": [
             {
                 "normalized_name": release.name,
@@ -81,7 +81,7 @@ async def closure(ctx: Context, name: str, version: str, target: Target, selecti
     return await resolve(name, version, target, selection, pages, requirements)
 
 
-def _root_files(root: Release, selected: Sequence[str] | None) -> list[FileEntry]:
+def root_files(root: Release, selected: Sequence[str] | None) -> list[FileEntry]:
     """The root release's files to import: those named (any of its files, fitting the target or
     not), or else the ones selected for the target."""
     if not selected:

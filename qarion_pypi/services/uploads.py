@@ -33,6 +33,8 @@ class Upload:
     filename: str
     blob: IncomingBlob
     legacy: bool
+    # for imports: source="import", upstream_url, upstream_upload_time, upstream_sha256
+    provenance: Mapping[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ async def accept(ctx: Context, principal: Principal, repository: Row, upload: Up
     rules.check_digests(upload.form, digests)
     metadata = await _read_metadata(ctx, upload.blob, dist)
     rules.check_metadata_against_filename(metadata, dist)
-    return await _record(ctx, principal, repository, upload.blob, dist, digests, metadata)
+    return await _record(ctx, principal, repository, upload, dist, digests, metadata)
 
 
 async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata:
@@ -71,11 +73,12 @@ async def _record(
     ctx: Context,
     principal: Principal,
     repository: Row,
-    blob: IncomingBlob,
+    upload: Upload,
     dist: DistFilename,
     digests: Digests,
     metadata: CoreMetadata,
 ) -> UploadOutcome:
+    blob = upload.blob
     placed: list[str] = []
     try:
         async with ctx.db.transaction():
@@ -101,6 +104,7 @@ async def _record(
             metadata_sha256 = await core_metadata.store(ctx, metadata.raw)
             file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
             file_row["storage_backend"] = ctx.blobs.name
+            file_row.update(upload.provenance or {})
             await ctx.db.execute(t.files.insert().values(**file_row))
             await ctx.db.execute(
                 t.filename_registry.insert().values(
@@ -213,4 +217,8 @@ def _file_row(
         "yanked_at": None,
         "uploaded_by_id": principal.user_id,
         "created_at": utcnow(),
+        "source": "upload",
+        "upstream_url": None,
+        "upstream_upload_time": None,
+        "upstream_sha256": None,
     }

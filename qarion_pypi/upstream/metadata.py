@@ -24,7 +24,7 @@ from qarion_pypi.errors import BadRequest
 from qarion_pypi.simple.model import FileEntry
 from qarion_pypi.upstream.http import AuthedClient
 from qarion_pypi.upstream.policy import OutboundRefused
-from qarion_pypi.upstream.simple import UpstreamError
+from qarion_pypi.upstream.simple import UpstreamError, get_with_retries
 
 TAIL = 64 * 1024
 MIN_FETCH = 64 * 1024
@@ -102,7 +102,7 @@ async def fetch_metadata(
 
 async def _get(client: AuthedClient, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
     try:
-        return await client.get(url, headers=headers or {}, follow_redirects=True)
+        return await get_with_retries(client, url, headers or {})
     except (httpx.HTTPError, OutboundRefused) as exc:
         raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
 

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
+import anyio
 import httpx
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
@@ -34,13 +35,32 @@ class Fetched:
     unsupported: tuple[str, ...] = ()
 
 
+RETRIES = 3
+_TRANSIENT = {502, 503, 504}
+
+
+async def get_with_retries(client: AuthedClient, url: str, headers: dict[str, str]) -> httpx.Response:
+    """GET with up to RETRIES attempts on connection errors, timeouts and 502/503/504."""
+    for attempt in range(1, RETRIES + 1):
+        try:
+            response = await client.get(url, headers=headers, follow_redirects=True)
+        except (httpx.TransportError, httpx.TimeoutException):
+            if attempt == RETRIES:
+                raise
+        else:
+            if response.status_code not in _TRANSIENT or attempt == RETRIES:
+                return response
+        await anyio.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
+
+
 async def fetch_project(client: AuthedClient, index_url: str, name: str, etag: str | None = None) -> Fetched:
     url = urljoin(index_url.rstrip("/") + "/", f"{name}/")
     headers = {"Accept": ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
     try:
-        response = await client.get(url, headers=headers, follow_redirects=True)
+        response = await get_with_retries(client, url, headers)
     except httpx.HTTPError as exc:
         raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
     except OutboundRefused as exc:

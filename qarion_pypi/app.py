@@ -51,6 +51,10 @@ async def open_context(ctx: Context) -> str | None:
     await ctx.db.connect()
     try:
         await ctx.db.create_schema()
+        if isinstance(ctx.blobs, FilesystemBlobStore):
+            swept = await ctx.blobs.sweep_staging()
+            if swept:
+                log.warning("removed %d staging files left by an earlier crash", swept)
         return await users.bootstrap(ctx)
     except BaseException:
         await ctx.db.disconnect()  # open connections' threads would keep the process alive

@@ -100,3 +100,19 @@ async def test_rolled_back_transactions_leave_nothing(db: Database) -> None:
             await db.execute(t.users.insert().values(id="dan", username="dan", is_admin=False, created_at=utcnow()))
             raise RuntimeError("boom")
     assert await db.fetch_one(sa.select(t.users).where(t.users.c.username == "dan")) is None
+
+
+async def test_stale_staging_files_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from qarion_pypi.storage import FilesystemBlobStore
+
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    stale, fresh = store.staging / "incoming-stale", store.staging / "incoming-fresh"
+    stale.write_bytes(b"half an upload")
+    fresh.write_bytes(b"an upload in progress")
+    hour_ago = time.time() - 7200
+    os.utime(stale, (hour_ago, hour_ago))
+    assert await store.sweep_staging() == 1
+    assert not stale.exists() and fresh.exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import anyio.to_thread
@@ -12,6 +13,7 @@ import anyio.to_thread
 from qarion_pypi.storage.base import IncomingBlob
 
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
+STALE_STAGING_SECONDS = 3600.0
 
 
 class FilesystemBlobStore:
@@ -21,6 +23,26 @@ class FilesystemBlobStore:
         self.root = root
         self.staging = root / ".incoming"
         self.staging.mkdir(parents=True, exist_ok=True)
+
+    async def sweep_staging(self, older_than: float = STALE_STAGING_SECONDS) -> int:
+        """Remove staging files a crashed process left behind; returns how many went.
+
+        Only files untouched for ``older_than`` seconds: another process sharing this directory
+        may be writing a younger one right now."""
+
+        def sweep() -> int:
+            cutoff = time.time() - older_than
+            removed = 0
+            for path in self.staging.glob("incoming-*"):
+                try:
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+            return removed
+
+        return await anyio.to_thread.run_sync(sweep)
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):

@@ -207,3 +207,25 @@ def static_server(root: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def wait_for_job(client: httpx.Client, path: str, timeout: float = 20) -> dict[str, Any]:
+    """Poll a job status URL until the job completes or fails (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status: dict[str, Any] = client.get(path).json()
+        if status["status"] in ("completed", "failed"):
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job at {path} did not finish in {timeout} s")
+
+
+@contextmanager
+def importing_server(upstream: Repo, data_dir: Path) -> Iterator[Repo]:
+    """A server whose configured upstream is ``upstream`` (a loopback host, allowed because it is
+    the configured upstream), with its viewer key in a netrc file, and a fresh repository."""
+    netrc = data_dir.parent / f"{data_dir.name}-netrc"
+    netrc.write_text(f"machine 127.0.0.1 login __token__ password {upstream.keys['viewer']}\n")
+    index = upstream.server.url + upstream.simple
+    with live_server(data_dir, upstream_index_url=index, upstream_netrc=str(netrc)) as server:
+        yield make_repo(server)

@@ -16,7 +16,7 @@ from qarion_pypi.upstream.metadata import fetch_metadata
 from qarion_pypi.upstream.policy import OutboundPolicy
 from qarion_pypi.upstream.simple import Fetched
 from tests import distbuilder as d
-from tests.harness import Repo, live_server, make_repo, static_server
+from tests.harness import Repo, importing_server, live_server, make_repo, static_server
 
 LIMITS = ArchiveLimits(4 * 1024 * 1024, 100)
 
@@ -72,13 +72,8 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
 
 @pytest.fixture(scope="module")
 def importer(upstream: Repo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
-    # The upstream lives on loopback: allowed because it is the configured upstream's own host.
-    netrc = tmp_path_factory.mktemp("netrc") / "netrc"
-    netrc.write_text(f"machine 127.0.0.1 login __token__ password {upstream.keys['viewer']}\n")
-    index = upstream.server.url + upstream.simple
-    with live_server(tmp_path_factory.mktemp("importer") / "data", upstream_index_url=index,
-                     upstream_netrc=str(netrc)) as server:  # fmt: skip
-        yield make_repo(server)
+    with importing_server(upstream, tmp_path_factory.mktemp("importer") / "data") as repo:
+        yield repo
 
 
 def test_preview_versions(importer: Repo) -> None:

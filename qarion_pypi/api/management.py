@@ -415,6 +415,21 @@ async def delete_repository(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def _queue(request: Request, access: Access, kind: str, params: dict[str, Any]) -> Response:
+    """Queue a job of ``kind`` for the repository in the path: 202 with its id (503 without a queue)."""
+    job_id = await jobs(request).enqueue(
+        kind, params, repository_id=access.row["id"], created_by_id=access.principal.user_id
+    )
+    request.state.audit_resource_id = job_id
+    return json_response({"job_id": job_id}, 202)
+
+
+async def _job_status(request: Request, kind: str) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    job = await jobs(request).get(request.path_params["job_id"], kind=kind, repository_id=access.row["id"])
+    return json_response(presenters.job(job))
+
+
 async def read_retention_rules(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
     rows = await retention.get_rules(context(request), access.row)
@@ -432,19 +447,11 @@ async def start_retention_run(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "delete")
     payload = validate(await read_json(request), RETENTION_RUN)
     params = {"dry_run": payload.get("dry_run", True)}
-    job_id = await jobs(request).enqueue(
-        retention.JOB_KIND, params, repository_id=access.row["id"], created_by_id=access.principal.user_id
-    )
-    request.state.audit_resource_id = job_id
-    return json_response({"job_id": job_id}, 202)
+    return await _queue(request, access, retention.JOB_KIND, params)
 
 
 async def read_retention_run(request: Request) -> Response:
-    access = await repository_access(request, Permission.ADMIN, "admin")
-    job = await jobs(request).get(
-        request.path_params["job_id"], kind=retention.JOB_KIND, repository_id=access.row["id"]
-    )
-    return json_response(presenters.job(job))
+    return await _job_status(request, retention.JOB_KIND)
 
 
 async def preview_upstream_package(request: Request) -> Response:
@@ -498,17 +505,11 @@ async def start_import(request: Request) -> Response:
     target_from(payload["python_tags"], payload.get("platform_tags") or [])  # 422 now, not a failed job later
     await upstream_preview.upstream_project(ctx, payload["package_name"])  # 503 without an upstream, 404 if unknown
     await repositories.upload_target(ctx, access.row)  # only hosted repositories take files
-    job_id = await jobs(request).enqueue(
-        imports.JOB_KIND, payload, repository_id=access.row["id"], created_by_id=access.principal.user_id
-    )
-    request.state.audit_resource_id = job_id
-    return json_response({"job_id": job_id}, 202)
+    return await _queue(request, access, imports.JOB_KIND, payload)
 
 
 async def read_import_job(request: Request) -> Response:
-    access = await repository_access(request, Permission.ADMIN, "admin")
-    job = await jobs(request).get(request.path_params["job_id"], kind=imports.JOB_KIND, repository_id=access.row["id"])
-    return json_response(presenters.job(job))
+    return await _job_status(request, imports.JOB_KIND)
 
 
 def _same_version(a: str, b: str) -> bool:

@@ -57,6 +57,13 @@ class Clients:
     def twine(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.run(BIN / "twine", *args, check=check)
 
+    def twine_upload(
+        self, url: str, key: str, *args: str | Path, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """``twine upload`` to ``url`` with an API key, never prompting; ``args``: flags and files."""
+        options = ("--non-interactive", "--disable-progress-bar", "--repository-url", url, "-u", "__token__", "-p", key)
+        return self.twine("upload", *options, *args, check=check)
+
     def build(self, project: Path, outdir: Path) -> list[Path]:
         self.run(sys.executable, "-m", "build", "--no-isolation", "--outdir", outdir, project)
         return sorted(outdir.iterdir())

@@ -32,18 +32,7 @@ def world(logged_server: LiveServer, tmp_path_factory: pytest.TempPathFactory) -
     dists: list[Path] = []
     for name, version, deps in (("alpha", "1.0", ()), ("alpha", "2.0", ()), ("beta", "1.0", ("alpha>=1.0",))):
         dists += clients.build(make_project(root, name, version, dependencies=deps), root / "dist")
-    upload = clients.twine(
-        "upload",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        repo.server.url + repo.legacy,
-        "-u",
-        "__token__",
-        "-p",
-        repo.keys["member"],
-        *dists,
-    )
+    upload = clients.twine_upload(repo.server.url + repo.legacy, repo.keys["member"], *dists)
     return {"repo": repo, "clients": clients, "root": root, "dists": dists, "upload": upload}
 
 
@@ -67,18 +56,7 @@ def test_twine_uploaded_wheels_and_sdists(world: dict) -> None:
 def test_twine_reupload_of_identical_files_succeeds(world: dict) -> None:
     repo: Repo = world["repo"]
     clients: Clients = world["clients"]
-    again = clients.twine(
-        "upload",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        repo.server.url + repo.legacy,
-        "-u",
-        "__token__",
-        "-p",
-        repo.keys["member"],
-        *world["dists"],
-    )
+    again = clients.twine_upload(repo.server.url + repo.legacy, repo.keys["member"], *world["dists"])
     assert again.returncode == 0
 
 
@@ -86,22 +64,12 @@ def test_twine_skip_existing_skips_changed_bytes(world: dict, tmp_path: Path) ->
     repo: Repo = world["repo"]
     clients: Clients = world["clients"]
     rebuilt = clients.build(make_project(tmp_path, "alpha", "1.0", extra_file="CHANGED = True\n"), tmp_path / "dist")
-    common = (
-        "upload",
-        "--non-interactive",
-        "--disable-progress-bar",
-        "--repository-url",
-        repo.server.url + repo.legacy,
-        "-u",
-        "__token__",
-        "-p",
-        repo.keys["member"],
-    )
+    url, key = repo.server.url + repo.legacy, repo.keys["member"]
     # ASGI has no custom reason phrases, so twine shows the server's message with --verbose.
-    refused = clients.twine(*common, "--verbose", *rebuilt, check=False)
+    refused = clients.twine_upload(url, key, "--verbose", *rebuilt, check=False)
     assert refused.returncode != 0
     assert "File already exists" in refused.stdout + refused.stderr
-    skipped = clients.twine(*common, "--skip-existing", *rebuilt)
+    skipped = clients.twine_upload(url, key, "--skip-existing", *rebuilt)
     assert "Skipping alpha-1.0" in skipped.stdout + skipped.stderr
 
 

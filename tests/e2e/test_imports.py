@@ -16,7 +16,7 @@ import pytest
 
 from tests import distbuilder as d
 from tests.e2e.clients import Clients, make_project
-from tests.harness import Repo, free_port, live_server, make_repo
+from tests.harness import Repo, free_port, importing_server, live_server, make_repo, wait_for_job
 
 pytestmark = pytest.mark.slow
 
@@ -41,14 +41,9 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
 
 @pytest.fixture(scope="module")
 def importer(upstream: Repo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
-    netrc = tmp_path_factory.mktemp("import-netrc") / "netrc"
-    netrc.write_text(f"machine 127.0.0.1 login __token__ password {upstream.keys['viewer']}\n")
-    index = upstream.server.url + upstream.simple
     root = tmp_path_factory.mktemp("private")
     private = Clients(root / "home").build(make_project(root, "internal-lib", "1.0"), root / "dist")
-    with live_server(tmp_path_factory.mktemp("importer") / "data", upstream_index_url=index,
-                     upstream_netrc=str(netrc)) as server:  # fmt: skip
-        repo = make_repo(server)
+    with importing_server(upstream, tmp_path_factory.mktemp("importer") / "data") as repo:
         for path in private:  # the private package, uploaded here
             assert repo.upload(path.name, path.read_bytes()).status_code == 200
         yield repo
@@ -62,13 +57,7 @@ def _run(repo: Repo, body: dict) -> dict:
     with repo.client() as api:
         queued = api.post(f"{repo.manage}/imports/pypi", json=body)
         assert queued.status_code == 202, queued.text
-        path = f"{repo.manage}/imports/pypi/jobs/{queued.json()['job_id']}"
-        for _ in range(400):
-            status = api.get(path).json()
-            if status["status"] in ("completed", "failed"):
-                return status
-            time.sleep(0.05)
-    raise AssertionError(f"import did not finish: {status}")
+        return wait_for_job(api, f"{repo.manage}/imports/pypi/jobs/{queued.json()['job_id']}")
 
 
 def _names(files: list[dict]) -> list[str]:

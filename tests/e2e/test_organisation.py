@@ -55,8 +55,7 @@ def test_an_organisation_end_to_end(server: LiveServer, tmp_path: Path) -> None:
     shared_dist = clients.build(make_project(tmp_path, "shared-lib", "1.0"), tmp_path / "shared-dist")
 
     def twine(repo: dict, who: str, files: list[Path]) -> bool:
-        result = clients.twine("upload", "--non-interactive", "--disable-progress-bar", "--repository-url",
-                               repo["upload_url"], "-u", "__token__", "-p", keys[who], *files, check=False)  # fmt: skip
+        result = clients.twine_upload(repo["upload_url"], keys[who], *files, check=False)
         return result.returncode == 0
 
     def pip_install(repo: dict, who: str, name: str) -> bool:

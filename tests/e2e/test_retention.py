@@ -4,16 +4,14 @@ queue's behaviour across a restart. Driven with plain HTTP calls, as curl would.
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests import distbuilder as d
-from tests.harness import LiveServer, Repo, live_server
+from tests.harness import LiveServer, Repo, live_server, wait_for_job
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +25,6 @@ def _backdate(server: LiveServer, filename: str, days: int) -> None:
     when = (datetime.now(UTC) - timedelta(days=days)).replace(tzinfo=None).isoformat(sep=" ")
     with sqlite3.connect(server.data_dir / "qarion.db") as db:
         assert db.execute("UPDATE files SET created_at = ? WHERE filename = ?", (when, filename)).rowcount == 1
-
-
-def _wait(api: httpx.Client, path: str) -> dict:
-    for _ in range(200):
-        status = api.get(path).json()
-        if status["status"] in ("completed", "failed"):
-            return status
-        time.sleep(0.05)
-    raise AssertionError(f"job did not finish: {status}")
 
 
 def test_retention_dry_run_then_real_run(repo: Repo) -> None:
@@ -53,7 +42,7 @@ def test_retention_dry_run_then_real_run(repo: Repo) -> None:
 
         queued = api.post(runs, json={})
         assert queued.status_code == 202
-        dry = _wait(api, f"{runs}/{queued.json()['job_id']}")
+        dry = wait_for_job(api, f"{runs}/{queued.json()['job_id']}")
         assert dry["status"] == "completed" and dry["percent"] == 100 and dry["progress_events"]
         planned = {(r["package"], r["version"]): r for r in dry["result"]["releases"]}
         assert set(planned) == {("demo", "1.0"), ("demo", "1.1rc1"), ("oldie", "0.1rc1")}
@@ -64,7 +53,7 @@ def test_retention_dry_run_then_real_run(repo: Repo) -> None:
         assert dry["result"]["dry_run"] is True and dry["result"]["deleted_files"] == 0
         assert len(api.get(f"{repo.manage}/packages/demo").json()["files"]) == 5  # nothing went
 
-        real = _wait(api, f"{runs}/{api.post(runs, json={'dry_run': False}).json()['job_id']}")
+        real = wait_for_job(api, f"{runs}/{api.post(runs, json={'dry_run': False}).json()['job_id']}")
         assert real["status"] == "completed" and real["result"]["deleted_files"] == 3
         assert api.get(f"{repo.manage}/packages/demo").json()["versions"] == ["3.0", "2.0", "1.2rc1"]
         assert api.get(f"{repo.manage}/packages/oldie").status_code == 404
@@ -121,6 +110,6 @@ def test_jobs_across_a_restart(tmp_path: Path) -> None:
             )
     with live_server(data, admin_key=key) as second, second.admin() as admin:
         runs = f"/spaces/s/package-repositories/{repo_id}/retention/runs"
-        failed = _wait(admin, f"{runs}/{interrupted}")
+        failed = wait_for_job(admin, f"{runs}/{interrupted}")
         assert failed["status"] == "failed" and failed["error_message"].startswith("Interrupted")
-        assert _wait(admin, f"{runs}/{queued}")["status"] == "completed"
+        assert wait_for_job(admin, f"{runs}/{queued}")["status"] == "completed"

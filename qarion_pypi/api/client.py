@@ -164,16 +164,16 @@ async def remote_download(request: Request) -> Response:
     ctx = context(request)
     file_id = request.path_params["file_id"]
 
-    async def resolve() -> tuple[Row, Permission]:
+    async def resolve() -> tuple[Row, Row, Permission]:
         caller = await principal(request)
         file = await proxy.get_file(ctx, file_id) if is_uuid(file_id) else None
         if file is None:
             raise NotFound("File not found.")
-        return file, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
+        repository = await repositories.get_by_id(ctx, file["repository_id"])
+        return file, repository, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
 
-    file, held = await ctx.memo.get(("remote", credential_key(request), file_id), resolve)
+    file, repository, held = await ctx.memo.get(("remote", credential_key(request), file_id), resolve)
     require(held, Permission.VIEW, "view", "file")
-    repository = await repositories.get_by_id(ctx, file["repository_id"])
     requested = request.path_params["filename"]
     if requested == file["filename"] + ".metadata":
         body = await proxy.metadata(ctx, repository, file)

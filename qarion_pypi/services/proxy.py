@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -234,8 +235,6 @@ async def metadata(ctx: Context, repository: Row, file: Row) -> bytes:
 
 
 async def _upstream_metadata(ctx: Context, repository: Row, file: Row) -> bytes | None:
-    import hashlib
-
     try:
         response = await ctx.http.with_auth(_auth(repository)).get(file["url"] + ".metadata", follow_redirects=True)
     except (httpx.HTTPError, OutboundRefused):

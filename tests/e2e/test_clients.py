@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -146,36 +147,16 @@ def test_pip_download_checks_hashes(world: dict, tmp_path: Path) -> None:
     clients: Clients = world["clients"]
     wheel = next(p for p in world["dists"] if p.name == "alpha-1.0-py3-none-any.whl")
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    good = tmp_path / "good.txt"
-    good.write_text(f"alpha==1.0 --hash=sha256:{digest}\n")
-    clients.pip(
-        "download",
-        "--no-cache-dir",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--index-url",
-        repo.index_url(),
-        "-d",
-        tmp_path / "good",
-        "-r",
-        good,
-    )
+
+    def download(name: str, pinned: str) -> subprocess.CompletedProcess[str]:
+        requirements = tmp_path / f"{name}.txt"
+        requirements.write_text(f"alpha==1.0 --hash=sha256:{pinned}\n")
+        return clients.pip("download", "--no-cache-dir", "--no-deps", "--only-binary=:all:", "--index-url",
+                           repo.index_url(), "-d", tmp_path / name, "-r", requirements, check=False)  # fmt: skip
+
+    assert download("good", digest).returncode == 0
     assert (tmp_path / "good" / wheel.name).read_bytes() == wheel.read_bytes()
-    bad = tmp_path / "bad.txt"
-    bad.write_text(f"alpha==1.0 --hash=sha256:{'0' * 64}\n")
-    refused = clients.pip(
-        "download",
-        "--no-cache-dir",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--index-url",
-        repo.index_url(),
-        "-d",
-        tmp_path / "bad",
-        "-r",
-        bad,
-        check=False,
-    )
+    refused = download("bad", "0" * 64)
     assert refused.returncode != 0 and "HASHES" in refused.stderr.upper()
 
 

@@ -19,6 +19,7 @@ from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError
 from qarion_pypi.jobs.queue import JobQueue
+from qarion_pypi.scanning import scans
 from qarion_pypi.services import imports, retention, users
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import FilesystemBlobStore
@@ -27,13 +28,17 @@ from qarion_pypi.upstream.policy import OutboundPolicy
 
 log = logging.getLogger("qarion_pypi")
 
-JOB_HANDLERS = {retention.JOB_KIND: retention.run_job, imports.JOB_KIND: imports.run_job}
+JOB_HANDLERS = {
+    retention.JOB_KIND: retention.run_job,
+    imports.JOB_KIND: imports.run_job,
+    scans.JOB_KIND: scans.run_job,
+}
 
 
 def build_context(settings: Settings) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    return Context(
+    ctx = Context(
         settings=settings,
         db=db,
         blobs=FilesystemBlobStore(settings.resolved_blob_dir),
@@ -44,6 +49,8 @@ def build_context(settings: Settings) -> Context:
             netrc=settings.upstream_netrc,
         ),
     )
+    ctx.jobs = JobQueue(ctx, JOB_HANDLERS)
+    return ctx
 
 
 async def open_context(ctx: Context) -> str | None:
@@ -74,8 +81,7 @@ def announce_admin_key(key: str) -> None:
 
 def create_app(settings: Settings) -> Starlette:
     ctx = build_context(settings)
-
-    queue = JobQueue(ctx, JOB_HANDLERS)
+    queue = ctx.jobs
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,7 +90,8 @@ def create_app(settings: Settings) -> Starlette:
             announce_admin_key(key)
         try:
             async with anyio.create_task_group() as group:
-                await queue.start(group)
+                await queue.attach(group)
+                await scans.fail_interrupted(ctx)
                 try:
                     yield
                 finally:
@@ -100,5 +107,4 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.jobs = queue
     return app

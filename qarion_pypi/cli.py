@@ -1,4 +1,4 @@
-"""The ``qarion-pypi`` command: ``serve`` and the ``admin`` helpers."""
+"""The ``qarion-pypi`` command: ``serve``, the ``admin`` helpers and ``osv import``."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from qarion_pypi.app import build_context, create_app, open_context
 from qarion_pypi.config import ConfigError, Settings, load_settings
 from qarion_pypi.context import Context
 from qarion_pypi.errors import QarionError
+from qarion_pypi.osv import loader, store
 from qarion_pypi.services import users
 
 
@@ -41,6 +42,14 @@ def _parser() -> argparse.ArgumentParser:
     create_key.add_argument("name", help="the user's name")
     create_key.add_argument("--key-name", default="cli", help="a label for the key (default: cli)")
     _common(create_key)
+
+    osv = commands.add_parser("osv", help="manage the OSV vulnerability data scans use")
+    osv_commands = osv.add_subparsers(dest="osv_command", required=True)
+    osv_import = osv_commands.add_parser(
+        "import", help="replace the OSV records with a PyPI export (a zip of JSON records) or a directory of them"
+    )
+    osv_import.add_argument("path", type=Path, help="the export zip, or a directory of .json records")
+    _common(osv_import)
     return parser
 
 
@@ -91,6 +100,28 @@ def _admin(args: argparse.Namespace, settings: Settings) -> str:
     return anyio.run(_with_context, settings, action)
 
 
+def _osv_import(args: argparse.Namespace, settings: Settings) -> str:
+    try:
+        loaded = loader.load(args.path)  # before touching the data dir: a bad path changes nothing
+    except loader.LoadError as exc:
+        raise ValueError(str(exc)) from None
+    problems = "".join(f"\n  refused {problem}" for problem in loaded.problems)
+    if not loaded.records:
+        raise ValueError(
+            f"{args.path} holds no usable PyPI records ({loaded.read} read, {loaded.ignored} withdrawn or not "
+            f"for PyPI, {loaded.invalid} refused); the stored records are unchanged{problems}"
+        )
+
+    async def replace(ctx: Context) -> str:
+        stored = await store.replace_all(ctx.db, loaded.records.values())
+        return (
+            f"Imported {stored} OSV records from {args.path} ({loaded.read} read, {loaded.ignored} withdrawn or "
+            f"not for PyPI, {loaded.invalid} refused); the previous records were replaced.{problems}"
+        )
+
+    return anyio.run(_with_context, settings, replace)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -98,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             serve(settings)
             return 0
-        print(_admin(args, settings))
+        print(_osv_import(args, settings) if args.command == "osv" else _admin(args, settings))
         return 0
     except (ConfigError, QarionError, ValueError) as exc:
         print(f"qarion-pypi: error: {getattr(exc, 'detail', exc)}", file=sys.stderr)

@@ -41,6 +41,10 @@ class Settings:
     outbound_allow_private: bool = False
     log_level: str = "info"
     page_cache_entries: int = 4096
+    # The platform switch for vulnerability scanning (the seed's PYTHON_PACKAGE_VULN_SCANNING_ENABLED).
+    scanning_enabled: bool = False
+    # The OSV query API (".../v1"), asked in addition to imported records; empty: offline only.
+    osv_api_url: str = ""
 
     @property
     def resolved_database_url(self) -> str:
@@ -70,6 +74,8 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("upstream", "index_url"): "upstream_index_url",
     ("upstream", "netrc"): "upstream_netrc",
     ("outbound", "allow_private"): "outbound_allow_private",
+    ("scanning", "enabled"): "scanning_enabled",
+    ("scanning", "osv_api_url"): "osv_api_url",
 }
 
 _ENV_KEYS: dict[str, str] = {
@@ -88,7 +94,11 @@ _ENV_KEYS: dict[str, str] = {
     "UPSTREAM_INDEX_URL": "upstream_index_url",
     "UPSTREAM_NETRC": "upstream_netrc",
     "OUTBOUND_ALLOW_PRIVATE": "outbound_allow_private",
+    "SCANNING_ENABLED": "scanning_enabled",
+    "OSV_API_URL": "osv_api_url",
 }
+# Names other documents use for a setting, read without the prefix (the prefixed name wins).
+_ENV_ALIASES: dict[str, str] = {"PYTHON_PACKAGE_VULN_SCANNING_ENABLED": "scanning_enabled"}
 
 _TYPES = {f.name: f.type for f in fields(Settings)}
 
@@ -139,6 +149,9 @@ def _from_toml(path: Path) -> dict[str, Any]:
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
+    for variable, name in _ENV_ALIASES.items():
+        if environ.get(variable):
+            values[name] = _coerce(name, environ[variable], variable)
     for suffix, name in _ENV_KEYS.items():
         raw = environ.get(ENV_PREFIX + suffix)
         if raw is not None and raw != "":
@@ -172,5 +185,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"port {settings.port} is out of range 1-65535")
     if settings.max_upload_bytes <= 0:
         raise ConfigError("max_upload_bytes must be positive")
-    if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
-        raise ConfigError("public_url must start with http:// or https://")
+    for name in ("public_url", "osv_api_url"):
+        value = getattr(settings, name)
+        if value and not value.startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must start with http:// or https://")

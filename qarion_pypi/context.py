@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from qarion_pypi.config import Settings
 from qarion_pypi.db import Database
@@ -10,6 +11,9 @@ from qarion_pypi.db.memo import Memo
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import BlobStore
 from qarion_pypi.upstream.http import Outbound
+
+if TYPE_CHECKING:
+    from qarion_pypi.jobs.queue import JobQueue
 
 
 @dataclass
@@ -21,3 +25,5 @@ class Context:
     # Hot-path access resolutions (who is calling, which repository, what may they do).
     memo: Memo
     http: Outbound
+    # Set by the composition root; jobs added outside a serving process run at its next start.
+    jobs: JobQueue = field(init=False)

@@ -189,12 +189,9 @@ def make_repo(server: LiveServer) -> Repo:
 
 
 @contextmanager
-def static_server(root: Path) -> Iterator[str]:
-    """``python -m http.server`` over ``root``: a plain HTTP upstream (no ranges, no JSON)."""
-    port = free_port()
-    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)]
+def helper_server(command: list[str], url: str) -> Iterator[str]:
+    """A helper process serving HTTP at ``url`` (polled until it answers, bounded), stopped after."""
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -209,6 +206,15 @@ def static_server(root: Path) -> Iterator[str]:
         process.wait(10)
 
 
+@contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    """``python -m http.server`` over ``root``: a plain HTTP upstream (no ranges, no JSON)."""
+    port = free_port()
+    command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(root)]
+    with helper_server(command, f"http://127.0.0.1:{port}/") as url:
+        yield url
+
+
 def wait_for_job(client: httpx.Client, path: str, timeout: float = 20) -> dict[str, Any]:
     """Poll a job status URL until the job completes or fails (bounded)."""
     deadline = time.monotonic() + timeout
@@ -221,11 +227,11 @@ def wait_for_job(client: httpx.Client, path: str, timeout: float = 20) -> dict[s
 
 
 @contextmanager
-def importing_server(upstream: Repo, data_dir: Path) -> Iterator[Repo]:
+def importing_server(upstream: Repo, data_dir: Path, **settings: Any) -> Iterator[Repo]:
     """A server whose configured upstream is ``upstream`` (a loopback host, allowed because it is
     the configured upstream), with its viewer key in a netrc file, and a fresh repository."""
     netrc = data_dir.parent / f"{data_dir.name}-netrc"
     netrc.write_text(f"machine 127.0.0.1 login __token__ password {upstream.keys['viewer']}\n")
     index = upstream.server.url + upstream.simple
-    with live_server(data_dir, upstream_index_url=index, upstream_netrc=str(netrc)) as server:
+    with live_server(data_dir, upstream_index_url=index, upstream_netrc=str(netrc), **settings) as server:
         yield make_repo(server)

@@ -116,3 +116,25 @@ async def test_stale_staging_files_are_swept(tmp_path: Path) -> None:
     os.utime(stale, (hour_ago, hour_ago))
     assert await store.sweep_staging() == 1
     assert not stale.exists() and fresh.exists()
+
+
+async def test_a_version_1_database_gains_the_scan_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    database = Database(f"sqlite:///{path}")
+    await database.connect()
+    await database.create_schema()
+    await database.disconnect()
+    with sqlite3.connect(path) as raw:  # what session 1's release created
+        for column in ("scan_status", "scan_max_severity", "scan_finding_count"):
+            raw.execute(f"ALTER TABLE files DROP COLUMN {column}")
+        raw.execute("DROP TABLE file_scans")
+        raw.execute("UPDATE schema_info SET value = '1'")
+    database = Database(f"sqlite:///{path}")
+    await database.connect()
+    assert await database.create_schema() is False
+    await database.disconnect()
+    with sqlite3.connect(path) as raw:
+        columns = {row[1]: row for row in raw.execute("PRAGMA table_info(files)")}
+        assert columns["scan_status"][4] == "'not_scanned'" and columns["scan_finding_count"][3] == 1
+        assert raw.execute("SELECT value FROM schema_info").fetchone() == ("2",)
+        assert raw.execute("SELECT COUNT(*) FROM file_scans").fetchone() == (0,)

@@ -19,6 +19,7 @@ from qarion_pypi.auth.principal import Principal
 from qarion_pypi.db import Row
 from qarion_pypi.errors import NotFound
 from qarion_pypi.repositories.base import SimpleSource
+from qarion_pypi.scanning import policy
 from qarion_pypi.services import core_metadata, files, proxy, repositories
 from qarion_pypi.services.naming import is_uuid
 from qarion_pypi.simple import render
@@ -136,13 +137,17 @@ async def download(request: Request) -> Response:
     ctx = context(request)
     file_id = request.path_params["file_id"]
 
-    async def resolve() -> tuple[Row, Permission]:
+    async def resolve() -> tuple[Row, Permission, bool]:
         caller = await principal(request)
         file = await files.get_file(ctx, file_id)
-        return file, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
+        held = await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
+        blocked = (await policy.enforcement(ctx, file["repository_id"])).file_reason(file) is not None
+        return file, held, blocked
 
-    file, held = await ctx.memo.get(("file", credential_key(request), file_id), resolve)
+    file, held, blocked = await ctx.memo.get(("file", credential_key(request), file_id), resolve)
     require(held, Permission.VIEW, "view", "file")
+    if blocked:  # a vulnerability-blocked file is, for package clients, not there
+        raise NotFound("File not found.")
     requested = request.path_params["filename"]
     headers = {"Cache-Control": "private, max-age=31536000, immutable"}
     if requested == file["filename"]:

@@ -14,7 +14,6 @@ from qarion_pypi.auth.credentials import MalformedCredentials, parse_authorizati
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.errors import BadRequest, NotFound, QarionError, Unauthenticated
-from qarion_pypi.jobs.queue import JobQueue
 from qarion_pypi.services import users
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -28,11 +27,6 @@ MAX_JSON_BYTES = 1024 * 1024
 def context(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
-
-
-def jobs(request: Request) -> JobQueue:
-    queue: JobQueue = request.app.state.jobs
-    return queue
 
 
 async def principal(request: Request) -> Principal:

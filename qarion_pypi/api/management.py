@@ -11,10 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from qarion_pypi.api import presenters
+from qarion_pypi.api import presenters, scanning
 from qarion_pypi.api.access import Access, file_access, repository_access, scope_access, space_access
 from qarion_pypi.api.endpoints import Endpoint, openapi
-from qarion_pypi.api.http import API_PREFIX, base_url, context, jobs, json_response, principal, read_json
+from qarion_pypi.api.http import API_PREFIX, base_url, context, json_response, principal, read_json
+from qarion_pypi.api.jobs import job_status, queue_job
 from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, validate
 from qarion_pypi.api.uploading import receive_upload, upload_target
 from qarion_pypi.auth.permissions import (
@@ -29,6 +30,7 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.errors import FieldError, Forbidden, NotFound, ValidationFailed
 from qarion_pypi.resolver.target import target_from
+from qarion_pypi.scanning import policy, summary
 from qarion_pypi.services import (
     audit,
     dependency_preview,
@@ -356,7 +358,8 @@ async def create_repository(request: Request) -> Response:
     require(held, Permission.ADMIN, "create", "project scope" if scope else "space")
     row = await repositories.create_repository(ctx, caller, space, payload, scope)
     members = (await _members_of(ctx, [row])).get(row["id"])
-    return json_response(presenters.repository(row, (0, 0), held, base_url(request), members), 201)
+    security = (await summary.security(ctx, [row["id"]]))[row["id"]]
+    return json_response(presenters.repository(row, (0, 0), held, base_url(request), members, security), 201)
 
 
 async def list_repositories(request: Request) -> Response:
@@ -364,11 +367,16 @@ async def list_repositories(request: Request) -> Response:
     space = await spaces.get_space(ctx, request.path_params["slug"])
     rows = await repositories.list_repositories(ctx, space, include_archived=_flag(request, "include_archived"))
     visible = await _visible(request, space, rows, "project_scope_id")
-    counts = await repositories.inventory(ctx, [row["id"] for row, _ in visible])
+    ids = [row["id"] for row, _ in visible]
+    counts = await repositories.inventory(ctx, ids)
+    security = await summary.security(ctx, ids)
     base = base_url(request)
     members = await _members_of(ctx, [row for row, _ in visible])
     return json_response(
-        [presenters.repository(row, counts[row["id"]], held, base, members.get(row["id"])) for row, held in visible]
+        [
+            presenters.repository(row, counts[row["id"]], held, base, members.get(row["id"]), security[row["id"]])
+            for row, held in visible
+        ]
     )
 
 
@@ -382,10 +390,11 @@ async def _repository_document(request: Request, access: Access, *, with_package
     counts = await repositories.inventory(ctx, [repository["id"]])
     base = base_url(request)
     members = (await _members_of(ctx, [repository])).get(repository["id"])
-    document = presenters.repository(repository, counts[repository["id"]], access.permission, base, members)
+    security = (await summary.security(ctx, [repository["id"]]))[repository["id"]]
+    document = presenters.repository(repository, counts[repository["id"]], access.permission, base, members, security)
     if with_packages:
         views = await packages.list_packages(ctx, repository)
-        document["packages"] = [presenters.package(view, base, with_files=False) for view in views]
+        document["packages"] = [presenters.package(view, base) for view in views]
     return document
 
 
@@ -415,21 +424,6 @@ async def delete_repository(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def _queue(request: Request, access: Access, kind: str, params: dict[str, Any]) -> Response:
-    """Queue a job of ``kind`` for the repository in the path: 202 with its id (503 without a queue)."""
-    job_id = await jobs(request).enqueue(
-        kind, params, repository_id=access.row["id"], created_by_id=access.principal.user_id
-    )
-    request.state.audit_resource_id = job_id
-    return json_response({"job_id": job_id}, 202)
-
-
-async def _job_status(request: Request, kind: str) -> Response:
-    access = await repository_access(request, Permission.ADMIN, "admin")
-    job = await jobs(request).get(request.path_params["job_id"], kind=kind, repository_id=access.row["id"])
-    return json_response(presenters.job(job))
-
-
 async def read_retention_rules(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
     rows = await retention.get_rules(context(request), access.row)
@@ -447,11 +441,11 @@ async def start_retention_run(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "delete")
     payload = validate(await read_json(request), RETENTION_RUN)
     params = {"dry_run": payload.get("dry_run", True)}
-    return await _queue(request, access, retention.JOB_KIND, params)
+    return await queue_job(request, access, retention.JOB_KIND, params)
 
 
 async def read_retention_run(request: Request) -> Response:
-    return await _job_status(request, retention.JOB_KIND)
+    return await job_status(request, retention.JOB_KIND)
 
 
 async def preview_upstream_package(request: Request) -> Response:
@@ -505,11 +499,11 @@ async def start_import(request: Request) -> Response:
     target_from(payload["python_tags"], payload.get("platform_tags") or [])  # 422 now, not a failed job later
     await upstream_preview.upstream_project(ctx, payload["package_name"])  # 503 without an upstream, 404 if unknown
     await repositories.upload_target(ctx, access.row)  # only hosted repositories take files
-    return await _queue(request, access, imports.JOB_KIND, payload)
+    return await queue_job(request, access, imports.JOB_KIND, payload)
 
 
 async def read_import_job(request: Request) -> Response:
-    return await _job_status(request, imports.JOB_KIND)
+    return await job_status(request, imports.JOB_KIND)
 
 
 def _same_version(a: str, b: str) -> bool:
@@ -523,13 +517,14 @@ async def list_packages(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
     views = await packages.list_packages(context(request), access.row)
     base = base_url(request)
-    return json_response([presenters.package(view, base, with_files=False) for view in views])
+    return json_response([presenters.package(view, base) for view in views])
 
 
 async def read_package(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
-    view = await packages.get_package(context(request), access.row, request.path_params["package_name"])
-    return json_response(presenters.package(view, base_url(request)))
+    ctx = context(request)
+    view = await packages.get_package(ctx, access.row, request.path_params["package_name"])
+    return json_response(presenters.package(view, base_url(request), await policy.enforcement(ctx, access.row["id"])))
 
 
 async def upload_file(request: Request) -> Response:
@@ -537,10 +532,11 @@ async def upload_file(request: Request) -> Response:
     target = await upload_target(request, access.principal, access.row)
     outcome = await receive_upload(request, access.principal, target, file_field="file", legacy=False)
     base = base_url(request)
+    enforcement = await policy.enforcement(context(request), target["id"])
     document = {
-        "package": presenters.package(packages.PackageView(outcome.package), base, with_files=False),
+        "package": presenters.package(packages.PackageView(outcome.package), base),
         "version": outcome.file["version"],
-        "file": presenters.file(outcome.file, base),
+        "file": presenters.file(outcome.file, base, enforcement),
     }
     return json_response(document, 201 if outcome.created else 200)
 
@@ -548,10 +544,9 @@ async def upload_file(request: Request) -> Response:
 async def yank_file(request: Request) -> Response:
     access = await file_access(request, Permission.EDIT, "yank")
     payload = validate(await read_json(request), YANK)
-    row = await files.set_yanked(
-        context(request), access.principal, access.row, payload["yanked"], payload.get("reason")
-    )
-    return json_response(presenters.file(row, base_url(request)))
+    ctx = context(request)
+    row = await files.set_yanked(ctx, access.principal, access.row, payload["yanked"], payload.get("reason"))
+    return json_response(presenters.file(row, base_url(request), await policy.enforcement(ctx, row["repository_id"])))
 
 
 async def delete_file(request: Request) -> Response:
@@ -780,5 +775,6 @@ async def openapi_document(request: Request) -> Response:
     return json_response(_OPENAPI)
 
 
+ENDPOINTS += scanning.ENDPOINTS
 _OPENAPI = openapi(ENDPOINTS, API_PREFIX)
 routes = [Route("/openapi.json", openapi_document, methods=["GET"]), *(e.route() for e in ENDPOINTS)]

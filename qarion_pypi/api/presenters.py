@@ -8,37 +8,13 @@ from typing import Any
 from qarion_pypi.api import urls
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.db import Row
+from qarion_pypi.scanning.policy import Enforcement
+from qarion_pypi.scanning.summary import Security
 from qarion_pypi.services.packages import PackageView
-
-# Scanning arrives with the scanning issue; until then every repository has this policy, which
-# is what PATCHing nothing would give, and every file is unscanned.
-DEFAULT_SCAN_POLICY: dict[str, Any] = {
-    "enabled": False,
-    "provider": "osv",
-    "target_python_version": None,
-    "target_platform": None,
-    "include_public_index": False,
-    "public_index_url": None,
-    "extra_index_urls": [],
-    "enforcement_mode": "report_only",
-    "severity_threshold": "high",
-    "block_pending": False,
-    "block_failed": False,
-}
-_SEVERITIES = ("low", "medium", "high", "critical")
 
 
 def _time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
-
-
-def security_summary(file_count: int) -> dict[str, Any]:
-    return {
-        "files_total": file_count,
-        "by_status": {"not_scanned": file_count, "pending": 0, "running": 0, "completed": 0, "failed": 0, "skipped": 0},
-        "by_severity": dict.fromkeys(_SEVERITIES, 0),
-        "blocked_files": 0,
-    }
 
 
 def audit_event(row: Row) -> dict[str, Any]:
@@ -159,7 +135,7 @@ def scope_access(row: Row, grants: list[Row], permission: Permission) -> dict[st
 
 
 def repository(
-    row: Row, counts: tuple[int, int], permission: Permission, base: str, members: list[str] | None = None
+    row: Row, counts: tuple[int, int], permission: Permission, base: str, members: list[str] | None, security: Security
 ) -> dict[str, Any]:
     """``row`` comes from repositories.repository_query (with space and scope slugs)."""
     package_count, file_count = counts
@@ -192,12 +168,14 @@ def repository(
         "members": members if row["kind"] == "virtual" else None,
         "merge": row["merge"],
         "upload_target_id": row["upload_target_id"],
-        "scan_policy": dict(DEFAULT_SCAN_POLICY),
-        "security_summary": security_summary(file_count),
+        "scan_policy": security.policy.as_dict(),
+        "security_summary": security.summary,
     }
 
 
-def file(row: Row, base: str) -> dict[str, Any]:
+def file(row: Row, base: str, enforcement: Enforcement) -> dict[str, Any]:
+    """A file as the management API shows it, blocked or not (blocking is for package clients)."""
+    blocked_reason = enforcement.file_reason(row)
     return {
         "id": row["id"],
         "repository_id": row["repository_id"],
@@ -217,10 +195,10 @@ def file(row: Row, base: str) -> dict[str, Any]:
         "yanked": row["yanked"],
         "yanked_reason": row["yanked_reason"],
         "yanked_at": _time(row["yanked_at"]),
-        "scan_status": "not_scanned",
-        "vulnerability_summary": {"finding_count": 0, "max_severity": None},
-        "is_blocked": False,
-        "blocked_reason": None,
+        "scan_status": row["scan_status"],
+        "vulnerability_summary": {"finding_count": row["scan_finding_count"], "max_severity": row["scan_max_severity"]},
+        "is_blocked": blocked_reason is not None,
+        "blocked_reason": blocked_reason,
         "uploaded_by_id": row["uploaded_by_id"],
         "uploaded_by": row.get("uploaded_by"),
         "uploaded_at": _time(row["created_at"]),
@@ -232,7 +210,8 @@ def file(row: Row, base: str) -> dict[str, Any]:
     }
 
 
-def package(view: PackageView, base: str, *, with_files: bool = True) -> dict[str, Any]:
+def package(view: PackageView, base: str, enforcement: Enforcement | None = None) -> dict[str, Any]:
+    """A package; with its files when given the enforcement to show them under."""
     row = view.package
     document: dict[str, Any] = {
         "id": row["id"],
@@ -246,6 +225,33 @@ def package(view: PackageView, base: str, *, with_files: bool = True) -> dict[st
         "versions": view.versions,
         "file_count": len(view.files),
     }
-    if with_files:
-        document["files"] = [file(f, base) for f in view.files]
+    if enforcement is not None:
+        document["files"] = [file(f, base, enforcement) for f in view.files]
     return document
+
+
+def scan(row: Row, file: Row, enforcement: Enforcement) -> dict[str, Any]:
+    """A file's latest scan; ``blocked`` is the file's state now, under the policy in force now."""
+    blocked_reason = enforcement.file_reason(file)
+    return {
+        "id": row["id"],
+        "file_id": row["file_id"],
+        "filename": file["filename"],
+        "repository_id": row["repository_id"],
+        "job_id": row["job_id"],
+        "trigger": row["trigger"],
+        "status": row["status"],
+        "targets": row["targets"],
+        "enforcement": enforcement.as_dict(),
+        "dependency_count": row["dependency_count"],
+        "finding_count": row["finding_count"],
+        "max_severity": row["max_severity"],
+        "blocked": blocked_reason is not None,
+        "blocked_reason": blocked_reason,
+        "dependencies": row["dependencies"],
+        "findings": row["findings"],
+        "error_message": row["error_message"],
+        "created_at": _time(row["created_at"]),
+        "started_at": _time(row["started_at"]),
+        "finished_at": _time(row["finished_at"]),
+    }

@@ -9,6 +9,7 @@ from qarion_pypi.repositories.base import SimpleSource
 from qarion_pypi.repositories.hosted import HostedSource
 from qarion_pypi.repositories.proxy import ProxySource
 from qarion_pypi.repositories.virtual import VirtualSource
+from qarion_pypi.scanning import policy
 from qarion_pypi.services import repositories
 
 
@@ -21,4 +22,5 @@ async def source_for(ctx: Context, repository: Row, prefix: str) -> SimpleSource
             index = urls.simple_index(prefix, member["space_slug"], member["slug"], member["project_scope_slug"])
             members.append((await source_for(ctx, member, prefix), index))
         return VirtualSource(members, merge=repository["merge"])
-    return HostedSource(ctx.db, repository, lambda fid, name: urls.download(prefix, fid, name))
+    enforcement = await policy.enforcement(ctx, repository["id"])
+    return HostedSource(ctx.db, repository, lambda fid, name: urls.download(prefix, fid, name), enforcement)

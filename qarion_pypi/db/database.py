@@ -8,8 +8,10 @@ from typing import Any
 
 import databases
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.schema import CreateColumn
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.ddl import CreateIndex, CreateTable
 
@@ -27,7 +29,14 @@ def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str,
     return result
 
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# Columns later versions added to tables that already existed: (version, table, column).
+# New tables need nothing here: create_schema creates whatever is missing.
+ADDED_COLUMNS = [
+    ("2", "files", "scan_status"),
+    ("2", "files", "scan_max_severity"),
+    ("2", "files", "scan_finding_count"),
+]
 
 
 class _Databases(databases.Database):
@@ -62,16 +71,35 @@ class Database:
         return self._changes.current()
 
     async def create_schema(self) -> bool:
-        """Create missing tables and indexes; True when the database was new."""
+        """Create missing tables and indexes, and bring an older schema up to date; True when
+        the database was new."""
         async with self.transaction():
             existing = await self._table_exists("schema_info")
+            version = await self._db.fetch_val(
+                sa.select(tables.schema_info.c.value).where(tables.schema_info.c.key == "version")
+            ) if existing else SCHEMA_VERSION  # fmt: skip
+            if int(version) > int(SCHEMA_VERSION):
+                raise RuntimeError(f"The database has schema {version}; this release knows up to {SCHEMA_VERSION}.")
+            for added_in, table_name, column in ADDED_COLUMNS:
+                if int(version) < int(added_in):
+                    ddl = CreateColumn(tables.metadata.tables[table_name].c[column]).compile(dialect=self._dialect())
+                    await self._db.execute(sa.text(f"ALTER TABLE {table_name} ADD COLUMN {ddl}"))
             for table in tables.metadata.sorted_tables:
                 await self._db.execute(CreateTable(table, if_not_exists=True))
                 for index in table.indexes:
                     await self._db.execute(CreateIndex(index, if_not_exists=True))
             if not existing:
                 await self._db.execute(tables.schema_info.insert().values(key="version", value=SCHEMA_VERSION))
+            elif version != SCHEMA_VERSION:
+                await self._db.execute(
+                    tables.schema_info.update()
+                    .where(tables.schema_info.c.key == "version")
+                    .values(value=SCHEMA_VERSION)
+                )
         return not existing
+
+    def _dialect(self) -> sa.engine.Dialect:
+        return sqlite.dialect() if self.is_sqlite else postgresql.dialect()  # type: ignore[no-untyped-call]
 
     async def _table_exists(self, name: str) -> bool:
         if self.is_sqlite:

@@ -56,7 +56,7 @@ class JobQueue:
         self._limit = anyio.Semaphore(concurrency)
         self._group: TaskGroup | None = None
 
-    async def start(self, group: TaskGroup) -> None:
+    async def attach(self, group: TaskGroup) -> None:
         """Adopt what a previous process left behind, then accept work."""
         await self._ctx.db.execute(
             t.jobs.update()
@@ -73,16 +73,30 @@ class JobQueue:
     async def enqueue(
         self, kind: str, params: dict[str, Any], *, repository_id: str | None, created_by_id: str | None
     ) -> str:
+        """Add a job and start it; Unavailable (503) when this process runs no queue."""
         if self._group is None:
             raise Unavailable("The job queue is not running; try again shortly.")
+        job = await self.add(kind, params, repository_id=repository_id, created_by_id=created_by_id)
+        self.start(job)
+        return str(job["id"])
+
+    async def add(
+        self, kind: str, params: dict[str, Any], *, repository_id: str | None, created_by_id: str | None
+    ) -> dict[str, Any]:
+        """Write a queued job's row, inside the caller's transaction if there is one; ``start``
+        it once that transaction has committed."""
         job: dict[str, Any] = {
             "id": new_id(), "kind": kind, "repository_id": repository_id, "status": "queued", "percent": 0,
             "phase": "queued", "message": "", "progress_events": [], "params": params, "result": None,
             "error_message": None, "created_by_id": created_by_id, "created_at": utcnow(),
         }  # fmt: skip
         await self._ctx.db.execute(t.jobs.insert().values(**job))
-        self._group.start_soon(self._run, job)
-        return str(job["id"])
+        return job
+
+    def start(self, job: Row) -> None:
+        """Run a committed job now; without a running queue it waits, queued, for the next start."""
+        if self._group is not None:
+            self._group.start_soon(self._run, job)
 
     async def get(self, job_id: str, *, kind: str, repository_id: str) -> Row:
         row = None

@@ -9,16 +9,20 @@ from packaging.version import Version
 
 from qarion_pypi.db import Database, Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.scanning.policy import Enforcement
 from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
 
 FileUrl = Callable[[str, str], str]
 
 
 class HostedSource:
-    def __init__(self, db: Database, repository: Row, file_url: FileUrl) -> None:
+    """Files whose scans block them (``enforcement``) are left out, as if never uploaded."""
+
+    def __init__(self, db: Database, repository: Row, file_url: FileUrl, enforcement: Enforcement) -> None:
         self._db = db
         self._repository = repository
         self._file_url = file_url
+        self._enforcement = enforcement
 
     async def project_list(self) -> ProjectList:
         rows = await self._db.fetch_all(
@@ -49,10 +53,13 @@ class HostedSource:
                 t.files.c.yanked,
                 t.files.c.yanked_reason,
                 t.files.c.metadata_sha256,
+                t.files.c.scan_status,
+                t.files.c.scan_max_severity,
             )
             .where(t.files.c.package_id == package["id"])
             .order_by(t.files.c.filename)
         )
+        files = [f for f in files if self._enforcement.file_reason(f) is None]
         versions = sorted({Version(f["version"]) for f in files})
         return ProjectPage(
             name=package["name"],

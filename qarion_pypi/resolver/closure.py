@@ -19,7 +19,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from resolvelib import BaseReporter, Resolver
 from resolvelib.providers import AbstractProvider
-from resolvelib.resolvers import ResolutionError
+from resolvelib.resolvers import ResolutionError, ResolutionImpossible
 
 from qarion_pypi.distributions.filenames import parse_dist_filename
 from qarion_pypi.errors import BadRequest, Conflict
@@ -202,26 +202,44 @@ async def resolve(name: str, version: str, target: Target, selection: Selection,
     except InvalidVersion:
         raise BadRequest(f"Invalid version {version!r}.") from None
     root = Requirement(f"{canonicalize_name(name)}=={root_version}")
+    try:
+        releases = await resolve_requirements([root], target, selection, pages, metadata)
+    except Conflict as exc:
+        raise Conflict(
+            f"The dependencies of {name} {version} cannot be resolved for this target: {exc.detail}"
+        ) from None
+    return sorted(releases, key=lambda r: (r.name != root.name, r.name))
+
+
+async def resolve_requirements(requirements: Sequence[Requirement], target: Target, selection: Selection,
+                               pages: PageReader, metadata: MetadataReader,
+                               required_by: str | None = None) -> list[Release]:  # fmt: skip
+    """Every release that satisfying ``requirements`` together brings in, by name.
+
+    ``required_by`` names whatever asked for the top-level requirements (a file being scanned).
+    """
     provider = _Provider(target, selection, pages, metadata)
 
     def run() -> Any:
-        return Resolver(provider, BaseReporter()).resolve([root], max_rounds=MAX_ROUNDS)
+        return Resolver(provider, BaseReporter()).resolve(list(requirements), max_rounds=MAX_ROUNDS)
 
     try:
         result = await anyio.to_thread.run_sync(run)
+    except ResolutionImpossible as exc:
+        wanted = sorted({str(cause.requirement) for cause in exc.causes})
+        raise Conflict("no available release satisfies " + ", ".join(wanted)) from None
     except ResolutionError as exc:
-        raise Conflict(f"The dependencies of {name} {version} cannot be resolved for this target: {exc}") from None
+        raise Conflict(f"the resolution did not settle ({exc.__class__.__name__})") from None
     releases: dict[tuple[str, Version], Release] = {}
     for candidate in result.mapping.values():
         key = (candidate.name, candidate.version)
         if key not in releases:
             artifacts = selection.artifacts(target, candidate.files)
             releases[key] = Release(candidate.name, candidate.version, artifacts, candidate_files=candidate.files)
-    for parent, child in ((p, c) for p in result.graph for c in result.graph.iter_children(p) if p is not None):
-        parent_name = parent.split("[")[0]
+    for parent, child in ((p, c) for p in result.graph for c in result.graph.iter_children(p)):
+        parent_name = parent.split("[")[0] if parent is not None else required_by
         child_candidate = result.mapping[child]
         entry = releases[(child_candidate.name, child_candidate.version)]
-        if parent_name != child_candidate.name and parent_name not in entry.required_by:
+        if parent_name is not None and parent_name != child_candidate.name and parent_name not in entry.required_by:
             entry.required_by.append(parent_name)
-    ordered = sorted(releases.values(), key=lambda r: (r.name != root.name, r.name))
-    return ordered
+    return sorted(releases.values(), key=lambda r: r.name)

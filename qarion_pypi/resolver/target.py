@@ -80,11 +80,15 @@ def target_from(python_tags: list[str], platform_tags: list[str]) -> Target:
     if python is None:
         errors.append(FieldError("python_tags", "needs a CPython 3 tag such as cp311 (or py311)"))
     platform = platform_tags[0] if platform_tags else "any"
-    if platform != "any" and _platform_facts(platform) == ("", "", ""):
+    if not known_platform(platform):
         errors.append(FieldError("platform_tags", f"unknown platform tag {platform!r}"))
     if errors or python is None:
         raise ValidationFailed("Invalid target.", errors)
     return Target(python, implementation, platform)
+
+
+def known_platform(platform: str) -> bool:
+    return platform == "any" or _platform_facts(platform) != ("", "", "")
 
 
 def _platform_facts(platform: str) -> tuple[str, str, str]:

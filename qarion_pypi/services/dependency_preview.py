@@ -7,21 +7,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from packaging.utils import NormalizedName
 
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
-from qarion_pypi.distributions.archives import ArchiveLimits
 from qarion_pypi.distributions.filenames import parse_dist_filename
-from qarion_pypi.distributions.metadata import parse_core_metadata
-from qarion_pypi.errors import FieldError, Unavailable, ValidationFailed
+from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.resolver.closure import Release, Selection, resolve
+from qarion_pypi.resolver.indexes import UpstreamIndex
 from qarion_pypi.resolver.target import Target, target_from
 from qarion_pypi.services.upstream_preview import upstream_project
 from qarion_pypi.simple.model import FileEntry
-from qarion_pypi.upstream.metadata import fetch_metadata
-from qarion_pypi.upstream.simple import UpstreamError, fetch_project
 
 
 async def preview(ctx: Context, repository: Row, request: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,24 +57,8 @@ async def preview(ctx: Context, repository: Row, request: Mapping[str, Any]) -> 
 
 
 async def closure(ctx: Context, name: str, version: str, target: Target, selection: Selection) -> list[Release]:
-    client = ctx.http.with_auth(None)
-    limits = ArchiveLimits(ctx.settings.max_metadata_bytes, ctx.settings.max_compression_ratio)
-
-    async def pages(project: NormalizedName) -> list[FileEntry] | None:
-        try:
-            fetched = await fetch_project(client, ctx.settings.upstream_index_url, project)
-        except UpstreamError as exc:
-            raise Unavailable(f"The upstream index could not be read for {project}: {exc}") from None
-        return None if fetched.page is None else fetched.page.files
-
-    async def requirements(entry: FileEntry) -> tuple[str, ...]:
-        try:
-            source = await fetch_metadata(client, entry, limits, ctx.settings.max_upload_bytes)
-        except UpstreamError as exc:
-            raise Unavailable(f"The metadata of {entry.filename} could not be read: {exc}") from None
-        return parse_core_metadata(source.raw).requires_dist
-
-    return await resolve(name, version, target, selection, pages, requirements)
+    index = UpstreamIndex(ctx, ctx.settings.upstream_index_url, "the upstream index")
+    return await resolve(name, version, target, selection, index.pages, index.requirements)
 
 
 def root_files(root: Release, selected: Sequence[str] | None) -> list[FileEntry]:

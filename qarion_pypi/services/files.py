@@ -51,6 +51,7 @@ async def set_yanked(ctx: Context, principal: Principal, file: Row, yanked: bool
 async def delete_file(ctx: Context, principal: Principal | None, file: Row) -> None:
     """Remove the row (and an emptied package) in one transaction, then unreferenced blobs."""
     async with ctx.db.transaction():
+        await ctx.db.execute(t.file_scans.delete().where(t.file_scans.c.file_id == file["id"]))
         await ctx.db.execute(t.files.delete().where(t.files.c.id == file["id"]))
         remaining = await ctx.db.fetch_one(
             sa.select(t.files.c.id).where(t.files.c.package_id == file["package_id"]).limit(1)

@@ -25,7 +25,7 @@ from qarion_pypi.errors import QarionError, Unavailable
 from qarion_pypi.jobs.queue import Progress
 from qarion_pypi.resolver.closure import Release, Selection
 from qarion_pypi.resolver.target import target_from
-from qarion_pypi.services import audit, dependency_preview, repositories, uploads
+from qarion_pypi.services import audit, dependency_preview, repositories, uploads, users
 from qarion_pypi.simple.model import FileEntry
 from qarion_pypi.upstream.policy import OutboundRefused
 
@@ -141,7 +141,7 @@ async def _hosted_from_uploads(ctx: Context, repository: Row) -> set[str]:
 
 
 async def _principal(ctx: Context, user_id: str | None) -> Principal:
-    user = await ctx.db.fetch_one(sa.select(t.users).where(t.users.c.id == user_id)) if user_id else None
-    if user is None:
+    principal = await users.principal_of(ctx, user_id)
+    if principal is None:
         raise Unavailable("The user who queued this import no longer exists.")
-    return Principal(user["id"], user["username"], user["is_admin"], api_key_id="")
+    return principal

@@ -140,7 +140,7 @@ async def delete_repository(ctx: Context, repository: Row) -> None:
     async with ctx.db.transaction():
         metadata_rows = sa.select(t.files.c.metadata_sha256).where(t.files.c.repository_id == repository["id"])
         orphaned_metadata = await ctx.db.fetch_all(metadata_rows)
-        for table in (t.files, t.packages, t.filename_registry):
+        for table in (t.file_scans, t.scan_policies, t.files, t.packages, t.filename_registry):
             await ctx.db.execute(table.delete().where(table.c.repository_id == repository["id"]))
         await ctx.db.execute(t.repositories.delete().where(t.repositories.c.id == repository["id"]))
         for row in orphaned_metadata:

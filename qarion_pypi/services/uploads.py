@@ -19,6 +19,7 @@ from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
 from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
 from qarion_pypi.errors import BadRequest, Conflict
+from qarion_pypi.scanning import scans
 from qarion_pypi.services import core_metadata, repositories
 from qarion_pypi.services.blobs import release_unreferenced
 from qarion_pypi.services.naming import new_id
@@ -80,6 +81,7 @@ async def _record(
 ) -> UploadOutcome:
     blob = upload.blob
     placed: list[str] = []
+    scan_job = None
     try:
         async with ctx.db.transaction():
             existing, same_bytes = await _clashing_files(ctx, repository["id"], dist.filename, digests.sha256)
@@ -112,9 +114,14 @@ async def _record(
                 )
             )
             await repositories.touch(ctx, repository["id"], principal)
+            scan_job = await scans.queue_on_upload(ctx, principal, repository, str(file_row["id"]))
+            if scan_job is not None:
+                file_row["scan_status"] = "pending"
     except BaseException:
         await release_unreferenced(ctx, placed)
         raise
+    if scan_job is not None:
+        ctx.jobs.start(scan_job)
     return UploadOutcome(created=True, package=package, file=file_row)
 
 
@@ -221,4 +228,7 @@ def _file_row(
         "upstream_url": None,
         "upstream_upload_time": None,
         "upstream_sha256": None,
+        "scan_status": "not_scanned",
+        "scan_max_severity": None,
+        "scan_finding_count": 0,
     }

@@ -75,6 +75,12 @@ async def require_user(ctx: Context, username: str) -> Row:
     return row
 
 
+async def principal_of(ctx: Context, user_id: str | None) -> Principal | None:
+    """The user with this id acting without a key (a background job's creator), if they still exist."""
+    user = await ctx.db.fetch_one(sa.select(t.users).where(t.users.c.id == user_id)) if user_id else None
+    return Principal(user["id"], user["username"], user["is_admin"], api_key_id="") if user else None
+
+
 async def list_users(ctx: Context) -> list[Row]:
     return await ctx.db.fetch_all(sa.select(t.users).order_by(t.users.c.username))
 

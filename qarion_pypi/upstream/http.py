@@ -44,6 +44,11 @@ class AuthedClient:
             kwargs["auth"] = self._auth
         return await self._client.get(url, **kwargs)
 
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        if self._auth:
+            kwargs["auth"] = self._auth
+        return await self._client.post(url, **kwargs)
+
     @asynccontextmanager
     async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
         if self._auth:

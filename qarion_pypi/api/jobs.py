@@ -1,0 +1,28 @@
+"""Queuing a repository's background job and reading its status, for every kind of job."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from qarion_pypi.api import presenters
+from qarion_pypi.api.access import Access, repository_access
+from qarion_pypi.api.http import context, json_response
+from qarion_pypi.auth.permissions import Permission
+
+
+async def queue_job(request: Request, access: Access, kind: str, params: dict[str, Any]) -> Response:
+    """Queue a job of ``kind`` for the repository in the path: 202 with its id (503 without a queue)."""
+    job_id = await context(request).jobs.enqueue(
+        kind, params, repository_id=access.row["id"], created_by_id=access.principal.user_id
+    )
+    request.state.audit_resource_id = job_id
+    return json_response({"job_id": job_id}, 202)
+
+
+async def job_status(request: Request, kind: str) -> Response:
+    access = await repository_access(request, Permission.ADMIN, "admin")
+    job = await context(request).jobs.get(request.path_params["job_id"], kind=kind, repository_id=access.row["id"])
+    return json_response(presenters.job(job))

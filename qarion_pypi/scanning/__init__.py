@@ -1,0 +1,1 @@
+"""Vulnerability scanning: per-repository policy, scans on the job queue, enforcement for clients."""

@@ -196,8 +196,8 @@ async def _scan(ctx: Context, job: Row, scan: Row, provider: OsvProvider) -> str
     else:
         detail += f" ({outcome['error_message']})"
     actor = await users.principal_of(ctx, job["created_by_id"])
-    space = await repositories.get_by_id(ctx, file["repository_id"])
-    await audit.record(ctx, actor, audit.Event("scan", "file", file["id"], space["space_slug"], 200, detail))
+    repository = await repositories.get_by_id(ctx, file["repository_id"])
+    await audit.record(ctx, actor, audit.Event("scan", "file", file["id"], repository["space_slug"], 200, detail))
     return str(outcome["status"])
 
 

@@ -318,6 +318,8 @@ def test_scanning_off_queues_nothing_and_says_why(scanner: LiveServer, tmp_path:
         set_policy(off, enabled=True, enforcement_mode="block_by_threshold", block_pending=True)
         with off.client() as api:
             assert api.get(f"{off.manage}/scan-policy").json()["platform_scanning_enabled"] is False
+            no_index = api.patch(f"{off.manage}/scan-policy", json={"include_public_index": True})  # none configured
+            assert no_index.status_code == 422 and no_index.json()["errors"][0]["field"] == "include_public_index"
         file = upload(off, "quiet-1.0-py3-none-any.whl", d.wheel("quiet", "1.0"))
         assert file["scan_status"] == "not_scanned"
         assert page_files(off, "quiet") == ["quiet-1.0-py3-none-any.whl"]

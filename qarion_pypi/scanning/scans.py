@@ -177,18 +177,11 @@ async def _scan(ctx: Context, job: Row, scan: Row, provider: OsvProvider) -> str
     if file is None:  # deleted since it was queued; its scans went with it
         return None
     policy = await policies.get_policy(ctx, file["repository_id"])
-    if not policies.enforcement_of(ctx, policy).active:
-        reason = "Scanning was turned off before this scan ran."
-        await _finish(ctx, scan, {"status": "skipped", "error_message": reason})
-        return "skipped"
-    await _set(ctx, scan, {"status": "running", "started_at": utcnow()})
-    try:
-        outcome = await _analyse(ctx, file, policy, provider)
-    except (QarionError, ProviderError) as exc:
-        outcome = {"status": "failed", "error_message": getattr(exc, "detail", None) or str(exc)}
-    except Exception as exc:  # a scan must end with a reason, never stay "running"
-        log.exception("scan %s of %s failed", scan["id"], file["filename"])
-        outcome = {"status": "failed", "error_message": f"Unexpected error ({exc.__class__.__name__})."}
+    if policies.enforcement_of(ctx, policy).active:
+        await _set(ctx, scan, {"status": "running", "started_at": utcnow()})
+        outcome = await _outcome(ctx, scan, file, policy, provider)
+    else:
+        outcome = {"status": "skipped", "error_message": "Scanning was turned off before this scan ran."}
     await _finish(ctx, scan, outcome)
     detail = f"{file['filename']}: {outcome['status']}"
     if outcome["status"] == "completed":
@@ -199,6 +192,17 @@ async def _scan(ctx: Context, job: Row, scan: Row, provider: OsvProvider) -> str
     repository = await repositories.get_by_id(ctx, file["repository_id"])
     await audit.record(ctx, actor, audit.Event("scan", "file", file["id"], repository["space_slug"], 200, detail))
     return str(outcome["status"])
+
+
+async def _outcome(ctx: Context, scan: Row, file: Row, policy: policies.ScanPolicy,
+                   provider: OsvProvider) -> dict[str, Any]:  # fmt: skip
+    try:
+        return await _analyse(ctx, file, policy, provider)
+    except (QarionError, ProviderError) as exc:
+        return {"status": "failed", "error_message": getattr(exc, "detail", None) or str(exc)}
+    except Exception as exc:  # a scan must end with a reason, never stay "running"
+        log.exception("scan %s of %s failed", scan["id"], file["filename"])
+        return {"status": "failed", "error_message": f"Unexpected error ({exc.__class__.__name__})."}
 
 
 async def _analyse(ctx: Context, file: Row, policy: policies.ScanPolicy, provider: OsvProvider) -> dict[str, Any]:

@@ -39,7 +39,3 @@ async def for_package(db: Database, normalized_name: str) -> list[Record]:
         .order_by(t.osv_records.c.id)
     )
     return [record for row in rows if (record := parse_record(row["document"])) is not None]
-
-
-async def count(db: Database) -> int:
-    return int(await db.fetch_val(sa.select(sa.func.count()).select_from(t.osv_records)) or 0)

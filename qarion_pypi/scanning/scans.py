@@ -35,7 +35,6 @@ from qarion_pypi.services.naming import new_id
 log = logging.getLogger(__name__)
 
 JOB_KIND = "vulnerability_scan"
-TRIGGERS = ("upload", "manual", "repository", "retry")
 IN_FLIGHT = ("pending", "running")
 INTERRUPTED = "Interrupted: the server stopped before this scan finished; retry it."
 

@@ -25,7 +25,7 @@ from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.osv.severity import rank
 from qarion_pypi.resolver.target import known_platform
-from qarion_pypi.services import repositories
+from qarion_pypi.services import kinds, repositories
 
 PROVIDERS = ("osv",)
 ENFORCEMENT_MODES = ("report_only", "block_by_threshold")
@@ -170,9 +170,9 @@ def _check(ctx: Context, policy: ScanPolicy) -> None:
 def _url_problem(url: str) -> str | None:
     if len(url) > MAX_URL_LENGTH:
         return f"must be at most {MAX_URL_LENGTH} characters"
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not kinds.is_http_url(url):
         return "must be an http(s) URL of a Simple API index"
+    parts = urlsplit(url)
     if parts.username or parts.password:
         return "must not carry credentials (extra indexes are read without authentication)"
     return None

@@ -33,7 +33,7 @@ def columns(kind: str, fields: Mapping[str, Any], *, creating: bool) -> dict[str
         url = fields.get("remote_url")
         if creating and not url:
             errors.append(FieldError("remote_url", "is required for proxy repositories"))
-        elif url is not None and not _is_http_url(url):
+        elif url is not None and not is_http_url(url):
             errors.append(FieldError("remote_url", "must be an http(s) URL of a Simple API index"))
         if values.get("cache_ttl") is not None and values["cache_ttl"] < 0:
             errors.append(FieldError("cache_ttl", "must be zero or more seconds"))
@@ -53,7 +53,8 @@ def _kind_of(name: str) -> str:
     return "proxy" if name in PROXY_FIELDS else "virtual"
 
 
-def _is_http_url(url: str) -> bool:
+def is_http_url(url: str) -> bool:
+    """An absolute http(s) URL with a host: what every index URL setting must be."""
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 

@@ -6,23 +6,28 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from qarion_pypi.api import client, health, management
+from qarion_pypi.api import client, health, routes
 from qarion_pypi.api.http import API_PREFIX, error_response
 from qarion_pypi.config import Settings
 from qarion_pypi.context import Context
 from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
-from qarion_pypi.errors import QarionError
-from qarion_pypi.jobs.queue import JobQueue
-from qarion_pypi.scanning import scans
-from qarion_pypi.services import imports, retention, users
+from qarion_pypi.errors import QarionError, Unavailable
+from qarion_pypi.jobs.queue import JobQueue, JobRecord, Progress
+from qarion_pypi.repositories.builder import RepositoryBuilder
+from qarion_pypi.scanning import blocking, scans
+from qarion_pypi.services.accounts import users
+from qarion_pypi.services.catalog import retention
+from qarion_pypi.services.imports import importer
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import FilesystemBlobStore
+from qarion_pypi.storage.base import STALE_STAGING_SECONDS
 from qarion_pypi.upstream.http import Outbound
 from qarion_pypi.upstream.policy import OutboundPolicy
 
@@ -30,9 +35,11 @@ log = logging.getLogger("qarion_pypi")
 
 JOB_HANDLERS = {
     retention.JOB_KIND: retention.run_job,
-    imports.JOB_KIND: imports.run_job,
+    importer.JOB_KIND: importer.run_job,
     scans.JOB_KIND: scans.run_job,
 }
+# What every repository passes through on its way to package clients, in order.
+REPOSITORY_WRAPPERS = (blocking.wrap,)
 
 
 def build_context(settings: Settings) -> Context:
@@ -49,7 +56,14 @@ def build_context(settings: Settings) -> Context:
             netrc=settings.upstream_netrc,
         ),
     )
-    ctx.jobs = JobQueue(ctx, JOB_HANDLERS)
+
+    async def dispatch(job: JobRecord, progress: Progress) -> dict[str, Any]:
+        handler = JOB_HANDLERS.get(job.kind)
+        if handler is None:
+            raise Unavailable(f"No handler for jobs of kind {job.kind!r}.")
+        return await handler(ctx, job, progress)
+
+    ctx.jobs = JobQueue(db, dispatch)
     return ctx
 
 
@@ -58,10 +72,9 @@ async def open_context(ctx: Context) -> str | None:
     await ctx.db.connect()
     try:
         await ctx.db.create_schema()
-        if isinstance(ctx.blobs, FilesystemBlobStore):
-            swept = await ctx.blobs.sweep_staging()
-            if swept:
-                log.warning("removed %d staging files left by an earlier crash", swept)
+        swept = await ctx.blobs.sweep_staging(STALE_STAGING_SECONDS)
+        if swept:
+            log.warning("removed %d staging files left by an earlier crash", swept)
         return await users.bootstrap(ctx)
     except BaseException:
         await ctx.db.disconnect()  # open connections' threads would keep the process alive
@@ -102,9 +115,10 @@ def create_app(settings: Settings) -> Starlette:
             await ctx.db.disconnect()
 
     app = Starlette(
-        routes=[*health.routes, Mount(API_PREFIX, routes=[*client.routes, *management.routes])],
+        routes=[*health.routes, Mount(API_PREFIX, routes=[*client.routes, *routes.routes])],
         exception_handlers={QarionError: error_response},
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.repositories = RepositoryBuilder(ctx, REPOSITORY_WRAPPERS)
     return app

@@ -15,7 +15,7 @@ from qarion_pypi.config import ConfigError, Settings, load_settings
 from qarion_pypi.context import Context
 from qarion_pypi.errors import QarionError
 from qarion_pypi.osv import loader, store
-from qarion_pypi.services import users
+from qarion_pypi.services.accounts import users
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

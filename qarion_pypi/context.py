@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from qarion_pypi.config import Settings
 from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
+from qarion_pypi.jobs.queue import JobQueue
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import BlobStore
 from qarion_pypi.upstream.http import Outbound
-
-if TYPE_CHECKING:
-    from qarion_pypi.jobs.queue import JobQueue
 
 
 @dataclass
@@ -25,5 +22,5 @@ class Context:
     # Hot-path access resolutions (who is calling, which repository, what may they do).
     memo: Memo
     http: Outbound
-    # Set by the composition root; jobs added outside a serving process run at its next start.
+    # Set by the composition root once the job handlers, which take this context, exist.
     jobs: JobQueue = field(init=False)

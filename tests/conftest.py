@@ -12,6 +12,12 @@ TEST_MAX_UPLOAD = 8 * 1024 * 1024
 
 
 @pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests run on asyncio, the loop the server runs on (uvloop is asyncio too)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with live_server(tmp_path_factory.mktemp("server") / "data", max_upload_bytes=TEST_MAX_UPLOAD) as running:
         yield running

@@ -11,15 +11,11 @@ import sqlalchemy as sa
 
 from qarion_pypi.db import Database
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.database import SCHEMA_VERSION
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.db.types import utcnow
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -114,7 +110,7 @@ async def test_stale_staging_files_are_swept(tmp_path: Path) -> None:
     fresh.write_bytes(b"an upload in progress")
     hour_ago = time.time() - 7200
     os.utime(stale, (hour_ago, hour_ago))
-    assert await store.sweep_staging() == 1
+    assert await store.sweep_staging(3600) == 1
     assert not stale.exists() and fresh.exists()
 
 
@@ -136,5 +132,5 @@ async def test_a_version_1_database_gains_the_scan_columns(tmp_path: Path) -> No
     with sqlite3.connect(path) as raw:
         columns = {row[1]: row for row in raw.execute("PRAGMA table_info(files)")}
         assert columns["scan_status"][4] == "'not_scanned'" and columns["scan_finding_count"][3] == 1
-        assert raw.execute("SELECT value FROM schema_info").fetchone() == ("2",)
+        assert raw.execute("SELECT value FROM schema_info").fetchone() == (SCHEMA_VERSION,)
         assert raw.execute("SELECT COUNT(*) FROM file_scans").fetchone() == (0,)

@@ -5,18 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from qarion_pypi.repositories.virtual import VirtualSource
-from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
 from qarion_pypi.upstream.policy import OutboundPolicy, OutboundRefused
 from tests import distbuilder as d
 from tests.harness import Repo
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.parametrize(
@@ -37,52 +30,6 @@ async def test_policy_allows_the_upstream_host_and_private_when_configured() -> 
     await OutboundPolicy(allow_private=True).check(httpx.URL("http://10.0.0.1/"))
     with pytest.raises(OutboundRefused):  # the scheme rule holds even then
         await OutboundPolicy(allow_private=True).check(httpx.URL("file:///etc/passwd"))
-
-
-class StaticSource:
-    """A seam we own: a SimpleSource answering from memory."""
-
-    def __init__(self, pages: dict[str, list[str]]) -> None:
-        self.pages = pages
-        self.asked: list[str] = []
-
-    async def project_list(self) -> ProjectList:
-        return ProjectList([ProjectEntry(name, name) for name in self.pages])
-
-    async def project_page(self, normalized_name: str) -> ProjectPage | None:
-        self.asked.append(normalized_name)
-        filenames = self.pages.get(normalized_name)
-        if filenames is None:
-            return None
-        files = [FileEntry(f, f"/{f}", "0" * 64, 1) for f in filenames]
-        return ProjectPage(normalized_name, normalized_name, files, [])
-
-
-async def test_first_member_owns_a_project_entirely() -> None:
-    private = StaticSource({"internal": ["internal-1.0-py3-none-any.whl"]})
-    public = StaticSource(
-        {"internal": ["internal-9.0-py3-none-any.whl"], "requests": ["requests-2.0-py3-none-any.whl"]}
-    )
-    virtual = VirtualSource([(private, "/private/"), (public, "/public/")], merge=False)
-    page = await virtual.project_page("internal")
-    assert page is not None and [f.filename for f in page.files] == ["internal-1.0-py3-none-any.whl"]
-    assert public.asked == []  # the private name never reaches the public member
-    assert (await virtual.project_page("requests")) is not None
-    assert [p.normalized_name for p in (await virtual.project_list()).projects] == ["internal", "requests"]
-
-
-async def test_merge_takes_each_version_from_its_first_member() -> None:
-    first = StaticSource({"lib": ["lib-1.0-py3-none-any.whl", "lib-2.0.tar.gz"]})
-    second = StaticSource({"lib": ["lib-2.0-py3-none-any.whl", "lib-3.0-py3-none-any.whl"]})
-    page = await VirtualSource([(first, "/a/"), (second, "/b/")], merge=True).project_page("lib")
-    assert page is not None
-    assert [f.filename for f in page.files] == [
-        "lib-1.0-py3-none-any.whl",
-        "lib-2.0.tar.gz",
-        "lib-3.0-py3-none-any.whl",
-    ]
-    assert page.versions == ["1.0", "2.0", "3.0"]
-    assert page.alternate_locations == ["/a/lib/", "/b/lib/"]  # PEP 708
 
 
 async def test_the_upstream_client_revalidates_with_etags(repo: Repo) -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from qarion_pypi.distributions.archives import ArchiveLimits
-from qarion_pypi.services.upstream_preview import versions
+from qarion_pypi.services.imports.upstream_preview import versions
 from qarion_pypi.simple.model import FileEntry, ProjectPage
 from qarion_pypi.upstream.http import Outbound
 from qarion_pypi.upstream.metadata import fetch_metadata

@@ -2,8 +2,9 @@
 
 A handler wrapped here is logged whatever happens: success with the resource's id (from the path,
 from ``request.state.audit_resource_id``, or from the created document's ``id``), or the refusal
-with its status and message. Response bodies are read only for that id: never logged, since some
-carry secrets (a new API key).
+with its status and message. The resource's name (what ``q`` finds it by) comes from
+``request.state.audit_resource_name``, the response document's slug, username or filename, or the
+path. Response bodies are read only for these: never logged, since some carry secrets (a new key).
 """
 
 from __future__ import annotations
@@ -49,26 +50,42 @@ async def _record(
     message: str,
     response: Response | None,
 ) -> None:
+    params = request.path_params
+    document = _document(response)
     resource_id = getattr(request.state, "audit_resource_id", None)
     if resource_id is None and id_param is not None:
-        resource_id = request.path_params.get(id_param)
-    if resource_id is None and response is not None and response.media_type == "application/json":
-        resource_id = _created_id(response.body)
-    params = request.path_params
+        resource_id = params.get(id_param)
+    if resource_id is None and document.get("id") is not None:
+        resource_id = str(document["id"])
     space = params.get("slug") or params.get("space_slug")
     subject = getattr(request.state, "audit_detail", "")
     detail = " ".join(part for part in (f"{request.method} {request.url.path}", subject, message) if part)
-    event = audit.Event(action, resource_type, resource_id, space, status, detail)
+    event = audit.Event(action, resource_type, resource_id, space, status, detail, _name(request, document))
     try:
         await audit.record(context(request), getattr(request.state, "principal", None), event)
     except Exception:  # the request's own outcome stands; a lost audit line is logged loudly
         log.exception("could not record audit event %s", event)
 
 
-def _created_id(body: bytes | memoryview) -> str | None:
+_NAME_KEYS = ("filename", "slug", "username")
+_NAME_PARAMS = ("username", "team", "package_name", "repository_slug")
+
+
+def _name(request: Request, document: dict[str, object]) -> str:
+    """Set by the handler or the access check, else the document's, else the path's."""
+    candidates = [getattr(request.state, "audit_resource_name", None)]
+    candidates += [document.get(key) for key in _NAME_KEYS]
+    candidates += [request.path_params.get(param) for param in _NAME_PARAMS]
+    candidates.append(document.get("name"))
+    return next((str(value) for value in candidates if isinstance(value, str) and value), "")
+
+
+def _document(response: Response | None) -> dict[str, object]:
+    """The JSON object a handler answered with, or an empty one."""
+    if response is None or response.media_type != "application/json":
+        return {}
     try:
-        document = json.loads(bytes(body))
+        document = json.loads(bytes(response.body))
     except ValueError:
-        return None
-    value = document.get("id") if isinstance(document, dict) else None
-    return str(value) if value is not None else None
+        return {}
+    return document if isinstance(document, dict) else {}

@@ -1,19 +1,31 @@
-"""Streaming a stored blob to the client."""
+"""Sending a stored blob to the client: from a memory map when it is a local file, else streamed,
+with single-range requests answered either way."""
 
 from __future__ import annotations
 
 import mmap
 import os
+import re
 from pathlib import Path
 
 import anyio.to_thread
-from starlette.responses import FileResponse
+from starlette.datastructures import Headers
+from starlette.responses import FileResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from qarion_pypi.storage import StoredBlob
+
 _CHUNK = 1024 * 1024
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)\Z")
 
 
-class BlobResponse(FileResponse):
+def blob_response(blob: StoredBlob, headers: dict[str, str]) -> Response:
+    if blob.path is not None:
+        return MappedFileResponse(blob.path, headers=headers)
+    return StreamedBlobResponse(blob, headers)
+
+
+class MappedFileResponse(FileResponse):
     """A whole-file GET is sent from a memory map in 1 MiB slices.
 
     Reading into Python buffers costs a copy and a worker-thread trip per chunk; slices of a map
@@ -56,3 +68,63 @@ class BlobResponse(FileResponse):
         mapped.madvise(mmap.MADV_SEQUENTIAL)
         mapped.madvise(mmap.MADV_WILLNEED)
         return mapped
+
+
+class StreamedBlobResponse(Response):
+    """A blob from a store without local files: the whole of it, or the one range asked for.
+
+    Several ranges in one request are answered with the whole blob, which RFC 9110 allows."""
+
+    def __init__(self, blob: StoredBlob, headers: dict[str, str]) -> None:
+        super().__init__(media_type="application/octet-stream", headers={**headers, "Accept-Ranges": "bytes"})
+        self._blob = blob
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        size = self._blob.size
+        try:
+            span = _range(Headers(scope=scope).get("range"), size)
+        except _Unsatisfiable:
+            self.status_code = 416
+            self.headers["content-range"] = f"bytes */{size}"
+            self.headers["content-length"] = "0"
+            await send({"type": "http.response.start", "status": 416, "headers": self.raw_headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        start, end = span or (0, size)
+        if span is not None:
+            self.status_code = 206
+            self.headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
+        self.headers["content-length"] = str(end - start)
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        if scope.get("method") == "HEAD" or start == end:
+            await send({"type": "http.response.body", "body": b""})
+            return
+        async for chunk in self._blob.read(start, end):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+class _Unsatisfiable(Exception):
+    pass
+
+
+def _range(header: str | None, size: int) -> tuple[int, int] | None:
+    """[start, end) of a single ``bytes=`` range; None for no (or an unusable) range header."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # a suffix: the last N bytes
+        length = int(last)
+        if not length:
+            raise _Unsatisfiable
+        return max(0, size - length), size
+    start = int(first)
+    end = min(size, int(last) + 1) if last else size
+    if start >= size or start >= end:
+        raise _Unsatisfiable
+    return start, end

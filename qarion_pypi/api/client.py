@@ -1,4 +1,9 @@
-"""pip, uv and twine endpoints: simple pages, legacy upload, downloads (PEP 503/691/658/700)."""
+"""pip, uv and twine endpoints: simple pages, files, legacy upload (PEP 503/691/658/700).
+
+Routes negotiate, authorize, render and send; what a repository holds and serves is its own
+business (``repositories/``). Each repository's files live under its own client root, beside
+``simple/``, so per-index credentials work in every client.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +11,53 @@ from collections.abc import Awaitable, Callable
 
 from packaging.utils import canonicalize_name
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from qarion_pypi.api.auditing import audited
-from qarion_pypi.api.blobs import BlobResponse
-from qarion_pypi.api.http import context, credential_key, link_prefix, principal
-from qarion_pypi.api.sources import source_for
-from qarion_pypi.api.uploading import receive_upload, upload_target
+from qarion_pypi.api.http import builder, client_site, context, credential_key, principal
+from qarion_pypi.api.resources import respond
+from qarion_pypi.api.uploading import receive_upload
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
 from qarion_pypi.auth.principal import Principal
-from qarion_pypi.db import Row
 from qarion_pypi.errors import NotFound
-from qarion_pypi.repositories.base import SimpleSource
-from qarion_pypi.scanning import policy
-from qarion_pypi.services import core_metadata, files, proxy, repositories
-from qarion_pypi.services.naming import is_uuid
+from qarion_pypi.repositories import records
+from qarion_pypi.repositories.base import Repository
+from qarion_pypi.repositories.records import RepositoryRecord
+from qarion_pypi.services.catalog import uploads
 from qarion_pypi.simple import render
 from qarion_pypi.simple.cache import RenderedPage, make_page
 from qarion_pypi.simple.negotiate import SUPPORTED, Choice, NotAcceptable, negotiate
 
+Resolved = tuple[Repository, Principal, Permission]
 
-async def _repository(request: Request, needed: Permission, action: str) -> tuple[Row, Principal]:
-    """The repository in the path and the caller: 401 before anything else, then 404/403."""
+
+async def _resolve(
+    request: Request, key: tuple[object, ...], load: Callable[[], Awaitable[RepositoryRecord]]
+) -> Resolved:
+    """The caller, the composed repository and the caller's permission on it: 401 before
+    anything else. Remembered until the database changes, so the hot path costs no query."""
     ctx = context(request)
-    params = request.path_params
+    site = client_site(request)
 
-    slugs = (params["space_slug"], params["repository_slug"], params.get("project_slug"))
-
-    async def resolve() -> tuple[Row, Principal, Permission]:
+    async def resolve() -> Resolved:
         caller = await principal(request)
-        repository = await repositories.resolve_client_repository(ctx, *slugs)
-        held = await effective_permission(ctx.db, caller, repository["space_id"], repository["project_scope_id"])
-        return repository, caller, held
+        record = await load()
+        held = await effective_permission(ctx.db, caller, record.space_id, record.project_scope_id)
+        return await builder(request).build(record, site), caller, held
 
-    key = ("repository", credential_key(request), *slugs)
-    repository, caller, held = await ctx.memo.get(key, resolve)
+    resolved = await ctx.memo.get((*key, credential_key(request), site), resolve)
+    request.state.principal = resolved[1]  # the audit log's actor, even when remembered
+    return resolved
+
+
+async def _repository(request: Request, needed: Permission, action: str) -> tuple[Repository, Principal]:
+    """The repository in the path: 401, then 404 (not visible), then 403."""
+    params = request.path_params
+    slugs = (params["space_slug"], params["repository_slug"], params.get("project_slug"))
+    repository, caller, held = await _resolve(
+        request, ("repository", *slugs), lambda: records.by_client_path(context(request).db, *slugs)
+    )
     require(held, needed, action, "repository")
     return repository, caller
 
@@ -69,26 +85,27 @@ def _etags(header: str | None) -> set[str]:
 
 
 async def _cached(
-    request: Request, repository: Row, project: str | None, choice: Choice, build: Callable[[], Awaitable[bytes | None]]
+    request: Request,
+    repository: Repository,
+    project: str | None,
+    choice: Choice,
+    build: Callable[[str], Awaitable[bytes | None]],
 ) -> Response:
-    """Hosted pages are cached per repository serial; proxy and virtual pages change with their
-    upstream and members, so they are rendered each time (from the proxy's own page cache)."""
+    """Render a page (``build`` gets the base for file links), or take it from the page cache
+    when the repository can say when its pages change."""
     ctx = context(request)
-    cacheable = repository["kind"] == "hosted"
-    key = (repository["id"], repository["serial"], project, choice.media_type, link_prefix(request))
-    page = ctx.pages.get(key) if cacheable else None
+    base = f"{client_site(request)}{repository.record.client_path}/"
+    cache_key = repository.cache_key()
+    key = None if cache_key is None else (cache_key, project, choice.media_type, base)
+    page = ctx.pages.get(key) if key is not None else None
     if page is None:
-        body = await build()
+        body = await build(base)
         if body is None:
             raise NotFound("Project not found.")
         page = make_page(body, choice.content_type)
-        if cacheable:
+        if key is not None:
             ctx.pages.put(key, page)
     return _page_response(request, page)
-
-
-async def _source(request: Request, repository: Row) -> SimpleSource:
-    return await source_for(context(request), repository, link_prefix(request))
 
 
 async def simple_index(request: Request) -> Response:
@@ -97,8 +114,8 @@ async def simple_index(request: Request) -> Response:
     if isinstance(choice, Response):
         return choice
 
-    async def build() -> bytes:
-        projects = await (await _source(request, repository)).project_list()
+    async def build(base: str) -> bytes:
+        projects = await repository.project_list()
         return render.project_list_json(projects) if choice.is_json else render.project_list_html(projects)
 
     return await _cached(request, repository, None, choice, build)
@@ -117,85 +134,44 @@ async def simple_project(request: Request) -> Response:
     if isinstance(choice, Response):
         return choice
 
-    async def build() -> bytes | None:
-        page = await (await _source(request, repository)).project_page(normalized)
+    async def build(base: str) -> bytes | None:
+        page = await repository.project_page(normalized)
         if page is None:
             return None
-        return render.project_page_json(page) if choice.is_json else render.project_page_html(page)
+        return render.project_page_json(page, base) if choice.is_json else render.project_page_html(page, base)
 
     return await _cached(request, repository, normalized, choice, build)
 
 
+async def repository_file(request: Request) -> Response:
+    """A file of the repository's pages, or its ``.metadata``, under the repository's own root."""
+    repository, _ = await _repository(request, Permission.VIEW, "view")
+    return await _send_file(request, repository)
+
+
+async def file_by_id(request: Request) -> Response:
+    """The reference's ``/pypi/files/{file_id}/{filename}`` (and the older ``/pypi/remote/`` links
+    of proxied files): the file's own repository serves it, with the same rules."""
+    file_id = request.path_params["file_id"]
+    repository, _, held = await _resolve(
+        request, ("file", file_id), lambda: records.owner_of_file(context(request).db, file_id)
+    )
+    require(held, Permission.VIEW, "view", "file")
+    return await _send_file(request, repository)
+
+
+async def _send_file(request: Request, repository: Repository) -> Response:
+    resource = await repository.resource(request.path_params["file_id"], request.path_params["filename"])
+    if resource is None:  # missing, or blocked by a scan: for package clients, not there
+        raise NotFound("File not found.")
+    return await respond(context(request), resource)
+
+
 async def legacy_upload(request: Request) -> Response:
     repository, caller = await _repository(request, Permission.PUBLISH, "publish")
-    repository = await upload_target(request, caller, repository)
-    await receive_upload(request, caller, repository, file_field="content", legacy=True)
+    target = await uploads.target(context(request), caller, repository.record)
+    await receive_upload(request, caller, target, file_field="content", legacy=True)
     return PlainTextResponse("OK")
-
-
-async def download(request: Request) -> Response:
-    ctx = context(request)
-    file_id = request.path_params["file_id"]
-
-    async def resolve() -> tuple[Row, Permission, bool]:
-        caller = await principal(request)
-        file = await files.get_file(ctx, file_id)
-        held = await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
-        blocked = (await policy.enforcement(ctx, file["repository_id"])).file_reason(file) is not None
-        return file, held, blocked
-
-    file, held, blocked = await ctx.memo.get(("file", credential_key(request), file_id), resolve)
-    require(held, Permission.VIEW, "view", "file")
-    if blocked:  # a vulnerability-blocked file is, for package clients, not there
-        raise NotFound("File not found.")
-    requested = request.path_params["filename"]
-    headers = {"Cache-Control": "private, max-age=31536000, immutable"}
-    if requested == file["filename"]:
-        path = ctx.blobs.local_path(file["sha256"])
-        if path is None:
-            raise NotFound("File not found.")
-        return BlobResponse(path, headers={**headers, "ETag": f'"{file["sha256"]}"'})
-    if requested == file["filename"] + ".metadata" and file["metadata_sha256"]:
-        body = await core_metadata.load(ctx, file["metadata_sha256"])
-        return Response(
-            body, media_type="text/plain; charset=utf-8", headers={**headers, "ETag": f'"{file["metadata_sha256"]}"'}
-        )
-    raise NotFound("File not found.")
-
-
-async def remote_download(request: Request) -> Response:
-    """A proxy's file: from the blob store once cached, else fetched, verified and cached first
-    (or, in redirect mode, a redirect to the upstream's URL)."""
-    ctx = context(request)
-    file_id = request.path_params["file_id"]
-
-    async def resolve() -> tuple[Row, Row, Permission]:
-        caller = await principal(request)
-        file = await proxy.get_file(ctx, file_id) if is_uuid(file_id) else None
-        if file is None:
-            raise NotFound("File not found.")
-        repository = await repositories.get_by_id(ctx, file["repository_id"])
-        return file, repository, await effective_permission(ctx.db, caller, file["space_id"], file["project_scope_id"])
-
-    file, repository, held = await ctx.memo.get(("remote", credential_key(request), file_id), resolve)
-    require(held, Permission.VIEW, "view", "file")
-    requested = request.path_params["filename"]
-    if requested == file["filename"] + ".metadata":
-        body = await proxy.metadata(ctx, repository, file)
-        return Response(body, media_type="text/plain; charset=utf-8")
-    if requested != file["filename"]:
-        raise NotFound("File not found.")
-    headers = {"ETag": f'"{file["sha256"]}"', "Cache-Control": "private, max-age=31536000, immutable"}
-    digest = await proxy.cached_blob(ctx, file)
-    path = ctx.blobs.local_path(digest) if digest else None
-    if path is not None:
-        return BlobResponse(path, headers=headers)
-    if repository["file_mode"] == "redirect":
-        return RedirectResponse(file["url"], status_code=302)
-    upstream = await proxy.open_upstream(ctx, repository, file)  # a 503 here, before any byte is sent
-    return StreamingResponse(
-        proxy.stream_through(ctx, file, upstream), media_type="application/octet-stream", headers=headers
-    )
 
 
 audited_upload = audited("upload", "file")(legacy_upload)
@@ -205,15 +181,16 @@ def _repository_routes(root: str) -> list[Route]:
     return [
         Route(root + "/simple/", simple_index, methods=["GET", "HEAD"]),
         Route(root + "/simple/{project}/", simple_project, methods=["GET", "HEAD"]),
-        # twine does not follow redirects, so both spellings answer directly.
-        Route(root + "/legacy/", audited_upload, methods=["POST"]),
-        Route(root + "/legacy", audited_upload, methods=["POST"]),
+        Route(root + "/files/{file_id}/{filename}", repository_file, methods=["GET", "HEAD"]),
+        # twine does not follow redirects, so every spelling answers directly: legacy/ as the
+        # reference has it, and the repository root as other indexes have it.
+        *(Route(root + path, audited_upload, methods=["POST"]) for path in ("/legacy/", "/legacy", "/", "")),
     ]
 
 
 routes = [
     *_repository_routes("/pypi/spaces/{space_slug}/repositories/{repository_slug}"),
     *_repository_routes("/pypi/spaces/{space_slug}/projects/{project_slug}/repositories/{repository_slug}"),
-    Route("/pypi/files/{file_id}/{filename}", download, methods=["GET", "HEAD"]),
-    Route("/pypi/remote/{file_id}/{filename}", remote_download, methods=["GET", "HEAD"]),
+    Route("/pypi/files/{file_id}/{filename}", file_by_id, methods=["GET", "HEAD"]),
+    Route("/pypi/remote/{file_id}/{filename}", file_by_id, methods=["GET", "HEAD"]),
 ]

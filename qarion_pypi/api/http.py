@@ -14,7 +14,8 @@ from qarion_pypi.auth.credentials import MalformedCredentials, parse_authorizati
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.errors import BadRequest, NotFound, QarionError, Unauthenticated
-from qarion_pypi.services import users
+from qarion_pypi.repositories.builder import RepositoryBuilder
+from qarion_pypi.services.accounts import users
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -48,21 +49,28 @@ def credential_key(request: Request) -> str | None:
     return hashlib.sha256(header.encode("utf-8", "surrogateescape")).hexdigest() if header else None
 
 
-def base_url(request: Request) -> str:
-    """Absolute URL prefix for links in management responses."""
-    configured = context(request).settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    return str(request.base_url).rstrip("/")
+def builder(request: Request) -> RepositoryBuilder:
+    """Composes the repository a client path names (its kind, members and wrappers)."""
+    composed: RepositoryBuilder = request.app.state.repositories
+    return composed
 
 
-def link_prefix(request: Request) -> str:
-    """Prefix for links inside simple pages: root-relative unless a public URL is configured."""
+def api_site(request: Request) -> str:
+    """The absolute URL of ``/api/v1.0``, for links in management responses."""
     configured = context(request).settings.public_url
     if configured:
-        return configured.rstrip("/")
+        return configured.rstrip("/") + API_PREFIX
+    return str(request.base_url).rstrip("/") + API_PREFIX
+
+
+def client_site(request: Request) -> str:
+    """The URL of ``/api/v1.0`` for links inside simple pages: root-relative unless a public
+    URL is configured."""
+    configured = context(request).settings.public_url
+    if configured:
+        return configured.rstrip("/") + API_PREFIX
     # Inside a Mount, root_path includes the mount's prefix; app_root_path is the server's own.
-    return str(request.scope.get("app_root_path", request.scope.get("root_path", "")))
+    return str(request.scope.get("app_root_path", request.scope.get("root_path", ""))) + API_PREFIX
 
 
 async def read_json(request: Request) -> dict[str, Any]:

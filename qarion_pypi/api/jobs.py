@@ -11,18 +11,23 @@ from qarion_pypi.api import presenters
 from qarion_pypi.api.access import Access, repository_access
 from qarion_pypi.api.http import context, json_response
 from qarion_pypi.auth.permissions import Permission
+from qarion_pypi.repositories.records import RepositoryRecord
 
 
-async def queue_job(request: Request, access: Access, kind: str, params: dict[str, Any]) -> Response:
+async def queue_job(request: Request, access: Access[RepositoryRecord], kind: str, params: dict[str, Any]) -> Response:
     """Queue a job of ``kind`` for the repository in the path: 202 with its id (503 without a queue)."""
     job_id = await context(request).jobs.enqueue(
-        kind, params, repository_id=access.row["id"], created_by_id=access.principal.user_id
+        kind, params, repository_id=access.row.id, created_by_id=access.principal.user_id
     )
+    return job_accepted(request, job_id)
+
+
+def job_accepted(request: Request, job_id: str, **extra: Any) -> Response:
     request.state.audit_resource_id = job_id
-    return json_response({"job_id": job_id}, 202)
+    return json_response({"job_id": job_id, **extra}, 202)
 
 
 async def job_status(request: Request, kind: str) -> Response:
     access = await repository_access(request, Permission.ADMIN, "admin")
-    job = await context(request).jobs.get(request.path_params["job_id"], kind=kind, repository_id=access.row["id"])
+    job = await context(request).jobs.get(request.path_params["job_id"], kind=kind, repository_id=access.row.id)
     return json_response(presenters.job(job))

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qarion_pypi.errors import FieldError, ValidationFailed
-from qarion_pypi.services.naming import SLUG_PATTERN
+from qarion_pypi.services.accounts.naming import SLUG_PATTERN
 
 _JSON_TYPES: dict[type, str] = {str: "string", bool: "boolean", int: "integer", list: "array", dict: "object"}
 _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", list: "a list", dict: "an object"}

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from qarion_pypi.api import urls
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.db import Row
+from qarion_pypi.jobs.queue import JobRecord
+from qarion_pypi.repositories.records import FileRecord, RepositoryRecord
 from qarion_pypi.scanning.policy import Enforcement
 from qarion_pypi.scanning.summary import Security
-from qarion_pypi.services.packages import PackageView
+from qarion_pypi.services.catalog.packages import PackageView
 
 
 def _time(value: datetime | None) -> str | None:
@@ -26,6 +28,7 @@ def audit_event(row: Row) -> dict[str, Any]:
         "action": row["action"],
         "resource_type": row["resource_type"],
         "resource_id": row["resource_id"],
+        "resource_name": row["resource_name"],
         "space": row["space"],
         "outcome": row["outcome"],
         "status": row["status"],
@@ -33,21 +36,21 @@ def audit_event(row: Row) -> dict[str, Any]:
     }
 
 
-def job(row: Row) -> dict[str, Any]:
+def job(row: JobRecord) -> dict[str, Any]:
     """The status shape the seed gives import jobs, shared by every kind of job."""
     return {
-        "job_id": row["id"],
-        "kind": row["kind"],
-        "status": row["status"],
-        "percent": row["percent"],
-        "phase": row["phase"],
-        "message": row["message"],
-        "progress_events": row["progress_events"],
-        "result": row["result"],
-        "error_message": row["error_message"],
-        "created_at": _time(row["created_at"]),
-        "started_at": _time(row["started_at"]),
-        "finished_at": _time(row["finished_at"]),
+        "job_id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "percent": row.percent,
+        "phase": row.phase,
+        "message": row.message,
+        "progress_events": row.progress_events,
+        "result": row.result,
+        "error_message": row.error_message,
+        "created_at": _time(row.created_at),
+        "started_at": _time(row.started_at),
+        "finished_at": _time(row.finished_at),
     }
 
 
@@ -135,85 +138,90 @@ def scope_access(row: Row, grants: list[Row], permission: Permission) -> dict[st
 
 
 def repository(
-    row: Row, counts: tuple[int, int], permission: Permission, base: str, members: list[str] | None, security: Security
+    row: RepositoryRecord,
+    counts: tuple[int, int],
+    permission: Permission,
+    site: str,
+    members: list[str] | None,
+    security: Security,
 ) -> dict[str, Any]:
-    """``row`` comes from repositories.repository_query (with space and scope slugs)."""
+    """``site``: the absolute URL of ``/api/v1.0``, for the client URLs."""
     package_count, file_count = counts
-    scope_slug = row["project_scope_slug"]
-    scope = {"id": row["project_scope_id"], "slug": scope_slug, "name": row["project_scope_name"]}
+    scope = {"id": row.project_scope_id, "slug": row.project_scope_slug, "name": row.project_scope_name}
+    proxy, virtual = row.proxy, row.virtual
     return {
-        "id": row["id"],
-        "space_id": row["space_id"],
-        "project_scope_id": row["project_scope_id"],
-        "project_scope": scope if row["project_scope_id"] else None,
-        "kind": row["kind"],
-        "name": row["name"],
-        "slug": row["slug"],
-        "description": row["description"],
-        "is_active": row["is_active"],
-        "archived_at": _time(row["archived_at"]),
-        "created_at": _time(row["created_at"]),
-        "updated_at": _time(row["updated_at"]),
-        "created_by_id": row["created_by_id"],
-        "updated_by_id": row["updated_by_id"],
+        "id": row.id,
+        "space_id": row.space_id,
+        "project_scope_id": row.project_scope_id,
+        "project_scope": scope if row.project_scope_id else None,
+        "kind": row.kind.value,
+        "name": row.name,
+        "slug": row.slug,
+        "description": row.description,
+        "is_active": row.is_active,
+        "archived_at": _time(row.archived_at),
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.updated_at),
+        "created_by_id": row.created_by_id,
+        "updated_by_id": row.updated_by_id,
         "package_count": package_count,
         "file_count": file_count,
-        "simple_index_url": urls.simple_index(base, row["space_slug"], row["slug"], scope_slug),
-        "upload_url": urls.upload(base, row["space_slug"], row["slug"], scope_slug),
+        "simple_index_url": f"{site}{row.client_path}/simple/",
+        "upload_url": f"{site}{row.client_path}/legacy/",
         "effective_permissions": permission.granted(),
-        "remote_url": row["remote_url"],
-        "cache_ttl": row["cache_ttl"],
-        "file_mode": row["file_mode"],
-        "has_upstream_credentials": bool(row["upstream_username"]),
-        "members": members if row["kind"] == "virtual" else None,
-        "merge": row["merge"],
-        "upload_target_id": row["upload_target_id"],
+        "remote_url": proxy.remote_url if proxy else None,
+        "cache_ttl": proxy.cache_ttl if proxy else None,
+        "file_mode": proxy.file_mode.value if proxy else None,
+        "has_upstream_credentials": bool(proxy and proxy.upstream_username),
+        "members": members if virtual else None,
+        "merge": virtual.merge if virtual else False,
+        "upload_target_id": virtual.upload_target_id if virtual else None,
         "scan_policy": security.policy.as_dict(),
         "security_summary": security.summary,
     }
 
 
-def file(row: Row, base: str, enforcement: Enforcement) -> dict[str, Any]:
+def file(row: FileRecord, site: str, enforcement: Enforcement) -> dict[str, Any]:
     """A file as the management API shows it, blocked or not (blocking is for package clients)."""
     blocked_reason = enforcement.file_reason(row)
     return {
-        "id": row["id"],
-        "repository_id": row["repository_id"],
-        "package_id": row["package_id"],
-        "filename": row["filename"],
-        "version": row["version"],
-        "distribution_type": row["distribution_type"],
-        "python_version": row["python_version"],
-        "requires_python": row["requires_python"],
-        "content_type": row["content_type"],
-        "size": row["size"],
-        "sha256": row["sha256"],
-        "md5": row["md5"],
-        "blake2_256": row["blake2_256"],
-        "core_metadata_sha256": row["metadata_sha256"],
-        "storage_backend": row["storage_backend"],
-        "yanked": row["yanked"],
-        "yanked_reason": row["yanked_reason"],
-        "yanked_at": _time(row["yanked_at"]),
-        "scan_status": row["scan_status"],
-        "vulnerability_summary": {"finding_count": row["scan_finding_count"], "max_severity": row["scan_max_severity"]},
+        "id": row.id,
+        "repository_id": row.repository_id,
+        "package_id": row.package_id,
+        "filename": row.filename,
+        "version": row.version,
+        "distribution_type": row.distribution_type,
+        "python_version": row.python_version,
+        "requires_python": row.requires_python,
+        "content_type": row.content_type,
+        "size": row.size,
+        "sha256": row.sha256,
+        "md5": row.md5,
+        "blake2_256": row.blake2_256,
+        "core_metadata_sha256": row.metadata_sha256,
+        "storage_backend": row.storage_backend,
+        "yanked": row.yanked,
+        "yanked_reason": row.yanked_reason,
+        "yanked_at": _time(row.yanked_at),
+        "scan_status": row.scan_status,
+        "vulnerability_summary": {"finding_count": row.scan_finding_count, "max_severity": row.scan_max_severity},
         "is_blocked": blocked_reason is not None,
         "blocked_reason": blocked_reason,
-        "uploaded_by_id": row["uploaded_by_id"],
-        "uploaded_by": row.get("uploaded_by"),
-        "uploaded_at": _time(row["created_at"]),
-        "source": row["source"],
-        "upstream_url": row["upstream_url"],
-        "upstream_upload_time": _time(row["upstream_upload_time"]),
-        "upstream_sha256": row["upstream_sha256"],
-        "download_url": urls.download(base, row["id"], row["filename"]),
+        "uploaded_by_id": row.uploaded_by_id,
+        "uploaded_by": row.uploaded_by,
+        "uploaded_at": _time(row.created_at),
+        "source": row.source,
+        "upstream_url": row.upstream_url,
+        "upstream_upload_time": _time(row.upstream_upload_time),
+        "upstream_sha256": row.upstream_sha256,
+        "download_url": f"{site}/pypi/files/{row.id}/{quote(row.filename)}",
     }
 
 
-def package(view: PackageView, base: str, enforcement: Enforcement | None = None) -> dict[str, Any]:
-    """A package; with its files when given the enforcement to show them under."""
+def package(view: PackageView, site: str, enforcement: Enforcement) -> dict[str, Any]:
+    """A package with its versions and files."""
     row = view.package
-    document: dict[str, Any] = {
+    return {
         "id": row["id"],
         "repository_id": row["repository_id"],
         "name": row["name"],
@@ -224,19 +232,17 @@ def package(view: PackageView, base: str, enforcement: Enforcement | None = None
         "updated_at": _time(row["updated_at"]),
         "versions": view.versions,
         "file_count": len(view.files),
+        "files": [file(f, site, enforcement) for f in view.files],
     }
-    if enforcement is not None:
-        document["files"] = [file(f, base, enforcement) for f in view.files]
-    return document
 
 
-def scan(row: Row, file: Row, enforcement: Enforcement) -> dict[str, Any]:
+def scan(row: Row, file: FileRecord, enforcement: Enforcement) -> dict[str, Any]:
     """A file's latest scan; ``blocked`` is the file's state now, under the policy in force now."""
     blocked_reason = enforcement.file_reason(file)
     return {
         "id": row["id"],
         "file_id": row["file_id"],
-        "filename": file["filename"],
+        "filename": file.filename,
         "repository_id": row["repository_id"],
         "job_id": row["job_id"],
         "trigger": row["trigger"],

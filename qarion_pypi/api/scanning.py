@@ -9,13 +9,13 @@ from qarion_pypi.api import presenters
 from qarion_pypi.api.access import file_access, repository_access
 from qarion_pypi.api.endpoints import Endpoint
 from qarion_pypi.api.http import context, json_response, read_json
-from qarion_pypi.api.jobs import job_status
+from qarion_pypi.api.jobs import job_accepted, job_status
 from qarion_pypi.api.payloads import Field, validate
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.db import Row
 from qarion_pypi.osv.severity import LEVELS
 from qarion_pypi.scanning import policy, scans
-from qarion_pypi.services import files
+from qarion_pypi.services.catalog import files
 
 SCAN_POLICY = {
     "enabled": Field(bool, description="scan this repository's files (when the platform switch is on too)"),
@@ -42,7 +42,7 @@ def _policy_document(request: Request, scan_policy: policy.ScanPolicy) -> dict[s
 
 async def read_scan_policy(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
-    return json_response(_policy_document(request, await policy.get_policy(context(request), access.row["id"])))
+    return json_response(_policy_document(request, await policy.get_policy(context(request), access.row.id)))
 
 
 async def update_scan_policy(request: Request) -> Response:
@@ -56,8 +56,7 @@ async def queue_repository_scans(request: Request) -> Response:
     validate(await read_json(request), {})
     access = await repository_access(request, Permission.ADMIN, "scan")
     job_id, count = await scans.queue_repository(context(request), access.principal, access.row)
-    request.state.audit_resource_id = job_id
-    return json_response({"job_id": job_id, "scan_count": count}, 202)
+    return job_accepted(request, job_id, scan_count=count)
 
 
 async def read_scan_job(request: Request) -> Response:
@@ -69,18 +68,18 @@ async def queue_file_scan(request: Request) -> Response:
     payload = validate(await read_json(request), FILE_SCAN)
     access = await file_access(request, Permission.ADMIN, "scan")
     scan = await scans.queue_file(ctx, access.principal, access.row, payload.get("trigger", "manual"))
-    return await _scan_response(request, access.row["id"], scan, 202)
+    return await _scan_response(request, access.row.id, scan, 202)
 
 
 async def read_file_scan(request: Request) -> Response:
     access = await file_access(request, Permission.VIEW, "view")
-    return await _scan_response(request, access.row["id"], await scans.latest(context(request), access.row), 200)
+    return await _scan_response(request, access.row.id, await scans.latest(context(request), access.row), 200)
 
 
 async def _scan_response(request: Request, file_id: str, scan: Row, status: int) -> Response:
     ctx = context(request)
-    file = await files.get_file(ctx, file_id)
-    enforcement = await policy.enforcement(ctx, file["repository_id"])
+    file, _ = await files.get_file(ctx, file_id)
+    enforcement = await policy.enforcement(ctx, file.repository_id)
     return json_response(presenters.scan(scan, file, enforcement), status)
 
 

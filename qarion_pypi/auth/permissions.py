@@ -9,7 +9,9 @@ and direct grants to the user or to any of the user's teams add to it: the highe
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from enum import IntEnum
+from typing import TypeVar
 
 import sqlalchemy as sa
 
@@ -43,6 +45,7 @@ ROLE_PERMISSIONS: dict[str, Permission] = {
 }
 GRANT_LEVELS: dict[str, Permission] = {p.label: p for p in Permission if p is not Permission.NONE}
 SPACE_MEMBER_LEVELS = ("role_based", "none", "view", "publish", "edit")
+T = TypeVar("T")
 
 
 async def space_role(db: Database, principal: Principal, space_id: str) -> str | None:
@@ -106,3 +109,23 @@ def require(held: Permission, needed: Permission, action: str, what: str) -> Non
         raise NotFound(f"{what.capitalize()} not found.")
     if held < needed:
         raise Forbidden(f"You lack {action} access to this {what}.")
+
+
+async def visible_rows(
+    db: Database, principal: Principal, space_id: str, rows: Sequence[T], scope_of: Callable[[T], str | None]
+) -> list[tuple[T, Permission]]:
+    """The rows of a space listing that the caller may view, each with the caller's permission.
+
+    A grant on a project scope is enough to see that scope's rows without membership of the
+    space; a caller who sees neither any row nor the space itself gets NotFound for the space."""
+    held: dict[str | None, Permission] = {None: await effective_permission(db, principal, space_id)}
+    visible = []
+    for row in rows:
+        scope_id = scope_of(row)
+        if scope_id not in held:
+            held[scope_id] = await effective_permission(db, principal, space_id, scope_id)
+        if held[scope_id] >= Permission.VIEW:
+            visible.append((row, held[scope_id]))
+    if held[None] < Permission.VIEW and not visible:
+        raise NotFound("Space not found.")
+    return visible

@@ -29,13 +29,14 @@ def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str,
     return result
 
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 # Columns later versions added to tables that already existed: (version, table, column).
 # New tables need nothing here: create_schema creates whatever is missing.
 ADDED_COLUMNS = [
     ("2", "files", "scan_status"),
     ("2", "files", "scan_max_severity"),
     ("2", "files", "scan_finding_count"),
+    ("3", "audit_events", "resource_name"),
 ]
 
 
@@ -81,7 +82,7 @@ class Database:
             if int(version) > int(SCHEMA_VERSION):
                 raise RuntimeError(f"The database has schema {version}; this release knows up to {SCHEMA_VERSION}.")
             for added_in, table_name, column in ADDED_COLUMNS:
-                if int(version) < int(added_in):
+                if int(version) < int(added_in) and not await self._column_exists(table_name, column):
                     ddl = CreateColumn(tables.metadata.tables[table_name].c[column]).compile(dialect=self._dialect())
                     await self._db.execute(sa.text(f"ALTER TABLE {table_name} ADD COLUMN {ddl}"))
             for table in tables.metadata.sorted_tables:
@@ -100,6 +101,13 @@ class Database:
 
     def _dialect(self) -> sa.engine.Dialect:
         return sqlite.dialect() if self.is_sqlite else postgresql.dialect()  # type: ignore[no-untyped-call]
+
+    async def _column_exists(self, table: str, column: str) -> bool:
+        if self.is_sqlite:
+            rows = await self._db.fetch_all(sa.text(f"PRAGMA table_info({table})"))
+            return any(row._mapping["name"] == column for row in rows)
+        query = sa.text("SELECT 1 FROM information_schema.columns WHERE table_name=:t AND column_name=:c")
+        return await self._db.fetch_one(query.bindparams(t=table, c=column)) is not None
 
     async def _table_exists(self, name: str) -> bool:
         if self.is_sqlite:

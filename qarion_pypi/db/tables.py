@@ -277,6 +277,8 @@ audit_events = sa.Table(
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("resource_type", sa.String(32), nullable=False),
     sa.Column("resource_id", sa.String(255), nullable=True),
+    # what people call the resource: a slug, a filename, a username
+    sa.Column("resource_name", sa.String(255), nullable=True),
     sa.Column("space", sa.String(64), nullable=True),
     # success, denied (401/403/404) or failed (any other refusal)
     sa.Column("outcome", sa.String(16), nullable=False),
@@ -390,6 +392,7 @@ sa.Index("ix_file_scans_file", file_scans.c.file_id, file_scans.c.created_at)
 sa.Index("ix_osv_packages_record", osv_packages.c.record_id)
 sa.Index("ix_audit_time", audit_events.c.occurred_at)
 sa.Index("ix_proxy_files_blob", proxy_files.c.blob_sha256)
+sa.Index("ix_proxy_files_metadata_sha256", proxy_files.c.metadata_sha256)
 sa.Index("ix_files_package", files.c.package_id)
 sa.Index("ix_files_sha256", files.c.sha256)
 sa.Index("ix_files_metadata_sha256", files.c.metadata_sha256)

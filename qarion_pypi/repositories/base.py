@@ -1,18 +1,77 @@
+"""The one interface every repository answers clients through, whatever its kind.
+
+Hosted, proxy and virtual repositories implement it; wrappers (scan blocking, and later release
+cooldown and project status) take one and give one back, as simple-repository's components do.
+Links in the pages a repository produces are relative to its client root
+(``files/<id>/<filename>``), so a virtual repository can pass its members' entries through and
+every client fetches files under the index URL it has credentials for.
+"""
+
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Hashable
+from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import quote
 
+from packaging.utils import NormalizedName
+
+from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import ProjectList, ProjectPage
 
+METADATA_SUFFIX = ".metadata"
 
-class SimpleSource(Protocol):
-    """What the Simple API needs from a repository, whatever its kind.
 
-    Hosted repositories answer from the database; proxy and virtual repositories will wrap or
-    combine sources behind the same two calls (the simple-repository model in DESIGN.md).
-    """
+def file_link(file_id: str, filename: str) -> str:
+    """A file's link relative to its repository's client root."""
+    return f"files/{file_id}/{quote(filename)}"
+
+
+@dataclass(frozen=True)
+class BlobResource:
+    """Bytes in the blob store, named by their sha256."""
+
+    sha256: str
+
+
+@dataclass(frozen=True)
+class BytesResource:
+    """Small bytes held in memory (core metadata), with the sha256 that names them."""
+
+    body: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RedirectResource:
+    url: str
+
+
+@dataclass(frozen=True)
+class StreamResource:
+    """Bytes arriving from elsewhere right now (a proxy's first fetch of a file)."""
+
+    chunks: AsyncIterator[bytes]
+    sha256: str
+
+
+Resource = BlobResource | BytesResource | RedirectResource | StreamResource
+
+
+class Repository(Protocol):
+    """What package clients can ask a repository for."""
+
+    @property
+    def record(self) -> RepositoryRecord: ...
+
+    def cache_key(self) -> Hashable | None:
+        """A key that changes whenever the pages change, or None when they must be rendered each time."""
 
     async def project_list(self) -> ProjectList: ...
 
-    async def project_page(self, normalized_name: str) -> ProjectPage | None:
+    async def project_page(self, name: NormalizedName) -> ProjectPage | None:
         """None when the repository has no such project."""
+
+    async def resource(self, file_id: str, filename: str) -> Resource | None:
+        """A file of one of its pages (``filename``), or that file's core metadata
+        (``filename + ".metadata"``); None when there is no such thing here."""

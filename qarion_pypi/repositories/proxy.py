@@ -1,48 +1,183 @@
-"""A proxy repository as a Simple API source: the upstream's pages, with this server's file URLs."""
+"""A proxy repository: another index's pages, with files served (and cached) through this server.
+
+Pages come from the proxy cache. Files stream through to the first client while they are staged,
+and are kept only when their sha256 is the published one; later clients get the cached blob. In
+``redirect`` mode clients are sent to the upstream's URL instead. Core metadata is the
+upstream's PEP 658 file (hash-checked) or, for wheels, read out of the cached wheel.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import logging
+from collections.abc import AsyncIterator
+
+import anyio.to_thread
+from packaging.utils import NormalizedName
 
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
-from qarion_pypi.services import proxy
+from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
+from qarion_pypi.distributions.filenames import parse_dist_filename
+from qarion_pypi.errors import BadRequest, Unavailable
+from qarion_pypi.repositories import core_metadata, proxy_cache
+from qarion_pypi.repositories.base import (
+    METADATA_SUFFIX,
+    BlobResource,
+    BytesResource,
+    RedirectResource,
+    Resource,
+    StreamResource,
+    file_link,
+)
+from qarion_pypi.repositories.records import FileMode, RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
+from qarion_pypi.upstream.download import UpstreamFile
+from qarion_pypi.upstream.metadata import pep658
+from qarion_pypi.upstream.simple import UpstreamError
 
-RemoteUrl = Callable[[str, str], str]
+log = logging.getLogger(__name__)
 
 
-class ProxySource:
-    def __init__(self, ctx: Context, repository: Row, file_url: RemoteUrl) -> None:
+class ProxyRepository:
+    def __init__(self, ctx: Context, record: RepositoryRecord) -> None:
         self._ctx = ctx
-        self._repository = repository
-        self._file_url = file_url
+        self.record = record
+        self._settings = proxy_cache.settings(record)
+
+    def cache_key(self) -> None:
+        """Pages follow the upstream, so they are rendered each time (from the proxy cache)."""
+        return None
 
     async def project_list(self) -> ProjectList:
         """The projects fetched so far: an upstream's full list can be enormous."""
-        names = await proxy.cached_projects(self._ctx, self._repository)
+        names = await proxy_cache.cached_projects(self._ctx.db, self.record)
         return ProjectList([ProjectEntry(name, name) for name in names])
 
-    async def project_page(self, normalized_name: str) -> ProjectPage | None:
-        found = await proxy.project_page(self._ctx, self._repository, normalized_name)
+    async def project_page(self, name: NormalizedName) -> ProjectPage | None:
+        found = await proxy_cache.project_page(self._ctx, self.record, name)
         if found is None:
             return None
         page, rows = found
         by_name = {row["filename"]: row for row in rows}
-        files = [self._entry(entry, by_name[entry.filename]) for entry in page.files if entry.filename in by_name]
+        files = [_entry(entry, by_name[entry.filename]) for entry in page.files if entry.filename in by_name]
         return ProjectPage(page.name, page.normalized_name, files, page.versions)
 
-    def _entry(self, upstream: FileEntry, row: Row) -> FileEntry:
-        # Metadata is always offered for wheels: when the upstream has none, it is read out of
-        # the cached wheel (PEP 658 allows "true" when the hash is not known yet).
-        metadata: str | bool = row["metadata_sha256"] or upstream.core_metadata or upstream.filename.endswith(".whl")
-        return FileEntry(
-            filename=upstream.filename,
-            url=self._file_url(row["id"], upstream.filename),
-            sha256=row["sha256"],
-            size=upstream.size,
-            upload_time=upstream.upload_time,
-            requires_python=upstream.requires_python,
-            yanked=upstream.yanked,
-            core_metadata=metadata,
+    async def resource(self, file_id: str, filename: str) -> Resource | None:
+        file = await proxy_cache.file_row(self._ctx.db, self.record, file_id)
+        if file is None:
+            return None
+        if filename == file["filename"] + METADATA_SUFFIX:
+            raw = await self._metadata(file)
+            return None if raw is None else BytesResource(raw, hashlib.sha256(raw).hexdigest())
+        if filename != file["filename"]:
+            return None
+        if await self._cached_blob(file):
+            return BlobResource(file["blob_sha256"])
+        if self._settings.file_mode is FileMode.REDIRECT:
+            return RedirectResource(file["url"])
+        upstream = await self._open(file)  # a 503 here, before any byte is sent
+        return StreamResource(self._stream_through(file, upstream), file["sha256"])
+
+    async def _cached_blob(self, file: Row) -> bool:
+        return bool(file["blob_sha256"]) and await self._ctx.blobs.exists(file["blob_sha256"])
+
+    async def _open(self, file: Row) -> UpstreamFile:
+        client = self._ctx.http.with_auth(self._settings.credentials)
+        blob = self._ctx.blobs.incoming()
+        try:
+            return await UpstreamFile.open(client, file["url"], blob, max_bytes=self._ctx.settings.max_upload_bytes,
+                                           sha256=file["sha256"], name=file["filename"])  # fmt: skip
+        except UpstreamError as exc:
+            blob.discard()
+            raise Unavailable(f"The upstream file could not be fetched: {exc}.") from None
+
+    async def _stream_through(self, file: Row, upstream: UpstreamFile) -> AsyncIterator[bytes]:
+        """The upstream's bytes as they arrive; kept once they match. A mismatch or a dropped
+        client leaves nothing behind."""
+        try:
+            try:
+                async for chunk in upstream.chunks():
+                    yield chunk
+            except UpstreamError as exc:
+                log.warning("proxied file %s not served whole: %s", file["url"], exc)
+                raise
+            await self._keep(file, upstream)
+        finally:
+            await upstream.aclose()
+            upstream.blob.discard()
+
+    async def _keep(self, file: Row, upstream: UpstreamFile) -> None:
+        await self._ctx.blobs.commit(upstream.blob)
+        await proxy_cache.set_file(self._ctx.db, file["id"], blob_sha256=file["sha256"])
+
+    async def _ensure_cached(self, file: Row) -> str:
+        """The blob of a proxied file, downloading and verifying it first if needed."""
+        if await self._cached_blob(file):
+            return str(file["blob_sha256"])
+        upstream = await self._open(file)
+        try:
+            await upstream.fetch()
+            await self._keep(file, upstream)
+        except UpstreamError as exc:
+            raise Unavailable(f"The upstream file could not be cached: {exc}.") from None
+        finally:
+            await upstream.aclose()
+            upstream.blob.discard()
+        return str(file["sha256"])
+
+    async def _metadata(self, file: Row) -> bytes | None:
+        """PEP 658 metadata: cached, else the upstream's (hash-checked), else read out of the wheel."""
+        if file["metadata_sha256"]:
+            return await core_metadata.load(self._ctx.db, file["metadata_sha256"])
+        raw = await self._upstream_metadata(file) if file["upstream_metadata"] else None
+        if raw is None:
+            if not file["filename"].endswith(".whl"):
+                return None
+            raw = await self._metadata_from_wheel(file)
+            if raw is None:
+                return None
+        stored = await core_metadata.store(self._ctx.db, raw)
+        await proxy_cache.set_file(self._ctx.db, file["id"], metadata_sha256=stored)
+        return raw
+
+    async def _metadata_from_wheel(self, file: Row) -> bytes | None:
+        digest = await self._ensure_cached(file)
+        dist = parse_dist_filename(file["filename"])
+        try:
+            async with self._ctx.blobs.local_copy(digest) as path:
+                raw: bytes = await anyio.to_thread.run_sync(read_core_metadata, path, dist, self._limits())
+        except (BadRequest, FileNotFoundError):
+            return None
+        return raw
+
+    async def _upstream_metadata(self, file: Row) -> bytes | None:
+        client = self._ctx.http.with_auth(self._settings.credentials)
+        expected = file["upstream_metadata"]
+        entry = FileEntry(
+            file["filename"], file["url"], file["sha256"], 0, core_metadata=True if expected == "true" else expected
         )
+        try:
+            return await pep658(client, entry, self._limits())
+        except UpstreamError:
+            return None
+
+    def _limits(self) -> ArchiveLimits:
+        return ArchiveLimits(self._ctx.settings.max_metadata_bytes, self._ctx.settings.max_compression_ratio)
+
+
+def _entry(upstream: FileEntry, row: Row) -> FileEntry:
+    # Metadata is always offered for wheels: when the upstream has none, it is read out of the
+    # cached wheel (PEP 658 allows "true" when the hash is not known yet).
+    metadata: str | bool = row["metadata_sha256"] or upstream.core_metadata or upstream.filename.endswith(".whl")
+    return FileEntry(
+        filename=upstream.filename,
+        url=file_link(row["id"], upstream.filename),
+        sha256=row["sha256"],
+        size=upstream.size,
+        upload_time=upstream.upload_time,
+        requires_python=upstream.requires_python,
+        yanked=upstream.yanked,
+        core_metadata=metadata,
+        file_id=row["id"],
+    )

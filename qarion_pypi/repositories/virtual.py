@@ -9,41 +9,62 @@ upstream add versions to a private name: opt in only for members you trust.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 
+from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
 from qarion_pypi.distributions.filenames import parse_dist_filename
 from qarion_pypi.errors import BadRequest
-from qarion_pypi.repositories.base import SimpleSource
+from qarion_pypi.repositories.base import Repository, Resource
+from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
 
 
-class VirtualSource:
-    def __init__(self, members: Sequence[tuple[SimpleSource, str]], *, merge: bool) -> None:
-        """``members``: each member's source and its simple index URL, highest priority first."""
+class VirtualRepository:
+    def __init__(self, record: RepositoryRecord, members: Sequence[Repository], *, site: str) -> None:
+        """``members`` highest priority first; ``site`` prefixes the client paths that PEP 708
+        ``alternate-locations`` name."""
+        assert record.virtual is not None
+        self.record = record
         self._members = members
-        self._merge = merge
+        self._merge = record.virtual.merge
+        self._site = site
+
+    def cache_key(self) -> Hashable | None:
+        """Cacheable while every member is: the key moves with the members' keys and its own serial."""
+        keys = [member.cache_key() for member in self._members]
+        if any(key is None for key in keys):
+            return None
+        return ("virtual", self.record.id, self.record.serial, tuple(keys))
 
     async def project_list(self) -> ProjectList:
         seen: dict[str, ProjectEntry] = {}
-        for source, _ in self._members:
-            for entry in (await source.project_list()).projects:
+        for member in self._members:
+            for entry in (await member.project_list()).projects:
                 seen.setdefault(entry.normalized_name, entry)
         return ProjectList(sorted(seen.values(), key=lambda e: e.normalized_name))
 
-    async def project_page(self, normalized_name: str) -> ProjectPage | None:
+    async def project_page(self, name: NormalizedName) -> ProjectPage | None:
         if not self._merge:
-            for source, _ in self._members:
-                page = await source.project_page(normalized_name)
+            for member in self._members:
+                page = await member.project_page(name)
                 if page is not None:
                     return page
             return None
-        return await self._merged(normalized_name)
+        return await self._merged(name)
 
-    async def _merged(self, normalized_name: str) -> ProjectPage | None:
-        pages = [(page, index_url) for source, index_url in self._members
-                 if (page := await source.project_page(normalized_name)) is not None]  # fmt: skip
+    async def resource(self, file_id: str, filename: str) -> Resource | None:
+        """A file id names one file of one member; the first member that has it serves it."""
+        for member in self._members:
+            found = await member.resource(file_id, filename)
+            if found is not None:
+                return found
+        return None
+
+    async def _merged(self, normalized_name: NormalizedName) -> ProjectPage | None:
+        pages = [(page, self._index_url(member)) for member in self._members
+                 if (page := await member.project_page(normalized_name)) is not None]  # fmt: skip
         if not pages:
             return None
         owner: dict[str, int] = {}
@@ -58,6 +79,9 @@ class VirtualSource:
         alternates = [index_url + normalized_name + "/" for _, index_url in pages] if len(pages) > 1 else []
         first = pages[0][0]
         return ProjectPage(first.name, first.normalized_name, files, versions, alternate_locations=alternates)
+
+    def _index_url(self, member: Repository) -> str:
+        return f"{self._site}{member.record.client_path}/simple/"
 
 
 def _version_of(entry: FileEntry) -> str:

@@ -13,11 +13,11 @@ import sqlalchemy as sa
 from packaging.utils import NormalizedName
 
 from qarion_pypi.context import Context
-from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.distributions.archives import ArchiveLimits
 from qarion_pypi.distributions.metadata import parse_core_metadata
 from qarion_pypi.errors import Unavailable
+from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import FileEntry
 from qarion_pypi.upstream.metadata import fetch_metadata
 from qarion_pypi.upstream.simple import UpstreamError, fetch_project
@@ -52,7 +52,7 @@ class RepositoryIndex:
 
     label = "repository"
 
-    def __init__(self, ctx: Context, repository: Row) -> None:
+    def __init__(self, ctx: Context, repository: RepositoryRecord) -> None:
         self._ctx = ctx
         self._repository = repository
         self._requirements: dict[str, tuple[str, ...]] = {}
@@ -61,7 +61,7 @@ class RepositoryIndex:
         rows = await self._ctx.db.fetch_all(
             sa.select(t.files)
             .join(t.packages, t.packages.c.id == t.files.c.package_id)
-            .where(t.files.c.repository_id == self._repository["id"], t.packages.c.normalized_name == project)
+            .where(t.files.c.repository_id == self._repository.id, t.packages.c.normalized_name == project)
         )
         if not rows:
             return None

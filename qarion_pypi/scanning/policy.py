@@ -24,8 +24,10 @@ from qarion_pypi.db import tables as t
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.osv.severity import rank
+from qarion_pypi.repositories import records
+from qarion_pypi.repositories.records import FileRecord, RepositoryRecord
 from qarion_pypi.resolver.target import known_platform
-from qarion_pypi.services import kinds, repositories
+from qarion_pypi.upstream.urls import is_http_url
 
 PROVIDERS = ("osv",)
 ENFORCEMENT_MODES = ("report_only", "block_by_threshold")
@@ -63,10 +65,14 @@ class Enforcement:
     policy: ScanPolicy
     active: bool  # the platform switch and the policy are both on
 
+    @property
+    def can_block(self) -> bool:
+        return self.active and self.policy.enforcement_mode == "block_by_threshold"
+
     def reason(self, status: str, max_severity: str | None) -> str | None:
         """Why a file in this state is hidden from package clients, or None."""
         policy = self.policy
-        if not self.active or policy.enforcement_mode != "block_by_threshold":
+        if not self.can_block:
             return None
         if status in ("pending", "running") and policy.block_pending:
             return "its vulnerability scan has not finished"
@@ -76,8 +82,8 @@ class Enforcement:
             return f"a {max_severity} vulnerability reaches the {policy.severity_threshold} threshold"
         return None
 
-    def file_reason(self, file: Row) -> str | None:
-        return self.reason(file["scan_status"], file["scan_max_severity"])
+    def file_reason(self, file: FileRecord) -> str | None:
+        return self.reason(file.scan_status, file.scan_max_severity)
 
     def as_dict(self) -> dict[str, Any]:
         policy = self.policy
@@ -116,25 +122,24 @@ async def enforcement(ctx: Context, repository_id: str) -> Enforcement:
     return enforcement_of(ctx, await get_policy(ctx, repository_id))
 
 
-async def update_policy(ctx: Context, principal: Principal, repository: Row, changes: Mapping[str, Any]) -> ScanPolicy:
+async def update_policy(
+    ctx: Context, principal: Principal, repository: RepositoryRecord, changes: Mapping[str, Any]
+) -> ScanPolicy:
     """Apply a PATCH (fields already type-checked); every rule broken is reported at once.
 
     The repository's serial moves, so pages rendered under the old enforcement are not served.
     """
     async with ctx.db.transaction():
-        current = await get_policy(ctx, repository["id"])
+        current = await get_policy(ctx, repository.id)
         updated = replace(current, **changes)
         _check(ctx, updated)
         values = {**updated.as_dict(), "updated_at": utcnow(), "updated_by_id": principal.user_id}
-        if await ctx.db.fetch_one(
-            sa.select(t.scan_policies.c.repository_id).where(t.scan_policies.c.repository_id == repository["id"])
-        ):
-            await ctx.db.execute(
-                t.scan_policies.update().where(t.scan_policies.c.repository_id == repository["id"]).values(**values)
-            )
+        where = t.scan_policies.c.repository_id == repository.id
+        if await ctx.db.fetch_one(sa.select(t.scan_policies.c.repository_id).where(where)):
+            await ctx.db.execute(t.scan_policies.update().where(where).values(**values))
         else:
-            await ctx.db.execute(t.scan_policies.insert().values(repository_id=repository["id"], **values))
-        await repositories.touch(ctx, repository["id"], principal)
+            await ctx.db.execute(t.scan_policies.insert().values(repository_id=repository.id, **values))
+        await records.touch(ctx.db, repository.id, principal.user_id)
     return updated
 
 
@@ -170,7 +175,7 @@ def _check(ctx: Context, policy: ScanPolicy) -> None:
 def _url_problem(url: str) -> str | None:
     if len(url) > MAX_URL_LENGTH:
         return f"must be at most {MAX_URL_LENGTH} characters"
-    if not kinds.is_http_url(url):
+    if not is_http_url(url):
         return "must be an http(s) URL of a Simple API index"
     parts = urlsplit(url)
     if parts.username or parts.password:

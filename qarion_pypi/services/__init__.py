@@ -1,1 +1,1 @@
-"""Domain services: rules and transactions. They never see Starlette."""
+"""Domain services by feature: accounts, catalog and imports (scanning lives beside them)."""

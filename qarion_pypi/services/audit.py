@@ -11,8 +11,9 @@ from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
-from qarion_pypi.services.naming import new_id
+from qarion_pypi.errors import Forbidden, NotFound
 
 MAX_LIMIT = 1000
 _DENIED = {401, 403, 404}
@@ -26,6 +27,8 @@ class Event:
     space: str | None
     status: int
     detail: str = ""
+    # What people call the resource (a repository's slug, a filename, a username): ``q`` finds it.
+    resource_name: str = ""
 
     @property
     def outcome(self) -> str:
@@ -44,6 +47,7 @@ async def record(ctx: Context, actor: Principal | None, event: Event) -> None:
             action=event.action,
             resource_type=event.resource_type,
             resource_id=event.resource_id,
+            resource_name=event.resource_name[:255] or None,
             space=event.space,
             outcome=event.outcome,
             status=event.status,
@@ -62,8 +66,23 @@ class Query:
     limit: int = 100
 
 
+async def readable_spaces(ctx: Context, caller: Principal, space: str | None) -> list[str] | None:
+    """The spaces whose events ``caller`` may read (None: all of them), narrowed to ``space``.
+
+    Platform admins read everything; space admins their own spaces; anyone else nothing (403).
+    Naming a space one does not administer is a 404, as if it did not exist."""
+    readable = None if caller.is_admin else await admin_spaces(ctx, caller)
+    if readable is not None and not readable:
+        raise Forbidden("You lack admin access to any space's audit log.")
+    if space is None:
+        return readable
+    if readable is not None and space not in readable:
+        raise NotFound(f"Space {space!r} not found.")
+    return [space]
+
+
 async def search(ctx: Context, query: Query) -> list[Row]:
-    """Newest first."""
+    """Newest first. ``text`` matches the action, actor, space, resource id and name, and detail."""
     events = t.audit_events
     statement = sa.select(events).order_by(events.c.occurred_at.desc()).limit(min(query.limit, MAX_LIMIT))
     if query.spaces is not None:
@@ -75,21 +94,10 @@ async def search(ctx: Context, query: Query) -> list[Row]:
     if query.until:
         statement = statement.where(events.c.occurred_at < query.until)
     if query.text:
-        needle = f"%{query.text.lower()}%"
-        statement = statement.where(
-            sa.or_(
-                *(
-                    sa.func.lower(column).like(needle)
-                    for column in (
-                        events.c.action,
-                        events.c.resource_id,
-                        events.c.actor,
-                        events.c.detail,
-                        events.c.space,
-                    )
-                )
-            )
-        )
+        needle = "%" + query.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        columns = (events.c.action, events.c.resource_id, events.c.resource_name, events.c.actor, events.c.detail,
+                   events.c.space)  # fmt: skip
+        statement = statement.where(sa.or_(*(sa.func.lower(c).like(needle, escape="\\") for c in columns)))
     return await ctx.db.fetch_all(statement)
 
 

@@ -23,6 +23,8 @@ class ProjectList:
 @dataclass(frozen=True)
 class FileEntry:
     filename: str
+    # In this server's pages: relative to the repository's client root (``files/<id>/<name>``);
+    # in an upstream's pages: absolute.
     url: str
     sha256: str
     size: int
@@ -33,6 +35,8 @@ class FileEntry:
     # PEP 658/714: metadata is served at ``url + ".metadata"``: its sha256, True when available
     # with no known hash, False when there is none.
     core_metadata: str | bool = False
+    # The row behind an entry of this server's pages (hosted file or proxied file); "" upstream.
+    file_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -35,15 +35,15 @@ def project_list_json(page: ProjectList) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
-def _file_anchor(entry: FileEntry) -> str:
-    attributes = [f'href="{escape(entry.url)}#sha256={entry.sha256}"']
+def _file_anchor(entry: FileEntry, base: str) -> str:
+    attributes = [f'href="{escape(base + entry.url)}#sha256={escape(entry.sha256)}"']
     if entry.requires_python:
         attributes.append(f'data-requires-python="{escape(entry.requires_python)}"')
     if entry.yanked is not False:
         reason = entry.yanked if isinstance(entry.yanked, str) else ""
         attributes.append(f'data-yanked="{escape(reason)}"')
     if entry.core_metadata:
-        value = f"sha256={entry.core_metadata}" if isinstance(entry.core_metadata, str) else "true"
+        value = f"sha256={escape(entry.core_metadata)}" if isinstance(entry.core_metadata, str) else "true"
         # PEP 714 renamed the attribute; older pip still reads the PEP 658 name.
         attributes.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
     return f"<a {' '.join(attributes)}>{escape(entry.filename)}</a><br>\n"
@@ -55,18 +55,19 @@ def _pep708_meta(page: ProjectPage) -> str:
     return "".join(tags)
 
 
-def project_page_html(page: ProjectPage) -> bytes:
+def project_page_html(page: ProjectPage, base: str = "") -> bytes:
+    """``base`` is prefixed to every file's URL: the serving repository's client root."""
     head = _HEAD.format(title=f"Links for {escape(page.name)}").replace("<title>", _pep708_meta(page) + "<title>", 1)
     parts = [head, f"<h1>Links for {escape(page.name)}</h1>\n"]
-    parts.extend(_file_anchor(entry) for entry in page.files)
+    parts.extend(_file_anchor(entry, base) for entry in page.files)
     parts.append(_TAIL)
     return "".join(parts).encode("utf-8")
 
 
-def _file_json(entry: FileEntry) -> dict[str, Any]:
+def _file_json(entry: FileEntry, base: str) -> dict[str, Any]:
     document: dict[str, Any] = {
         "filename": entry.filename,
-        "url": entry.url,
+        "url": base + entry.url,
         "hashes": {"sha256": entry.sha256},
         "requires-python": entry.requires_python,
         "yanked": entry.yanked,
@@ -82,12 +83,12 @@ def _file_json(entry: FileEntry) -> dict[str, Any]:
     return document
 
 
-def project_page_json(page: ProjectPage) -> bytes:
+def project_page_json(page: ProjectPage, base: str = "") -> bytes:
     document: dict[str, Any] = {
         "meta": {"api-version": API_VERSION},
         "name": page.normalized_name,
         "versions": page.versions,
-        "files": [_file_json(entry) for entry in page.files],
+        "files": [_file_json(entry, base) for entry in page.files],
     }
     if page.tracks:
         document["tracks"] = page.tracks

@@ -1,10 +1,18 @@
-"""The blob store interface and the staging file every incoming blob passes through."""
+"""The blob store interface and the staging file every incoming blob passes through.
+
+Blobs are named by their SHA-256 and never change. Bytes always arrive through a local staging
+file (``IncomingBlob``), hashed in the same pass, because uploads are validated by reading the
+archive before they are kept. Stores differ only in where committed blobs live; the interface
+names no path, so a store may be a directory, an object store or memory.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -12,6 +20,9 @@ from typing import Protocol
 import anyio.to_thread
 
 _FLUSH_AT = 1024 * 1024
+STAGING_PREFIX = "incoming-"
+# Staging files older than this belong to no live upload (an upload that slow is cut off first).
+STALE_STAGING_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ class IncomingBlob:
 
     def __init__(self, staging_dir: Path) -> None:
         staging_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=staging_dir, prefix="incoming-")
+        fd, name = tempfile.mkstemp(dir=staging_dir, prefix=STAGING_PREFIX)
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._pending: list[bytes] = []
@@ -82,8 +93,23 @@ class IncomingBlob:
         self.path.unlink(missing_ok=True)
 
 
+# (start, end): the bytes [start, end) of a blob, as they are read.
+Reader = Callable[[int, int], AsyncIterator[bytes]]
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """A committed blob, ready to be read: its size and a reader of byte ranges. ``path`` is set
+    when the bytes are in a local file, which lets a response send them from a memory map."""
+
+    sha256: str
+    size: int
+    read: Reader
+    path: Path | None = None
+
+
 class BlobStore(Protocol):
-    """Where file and metadata bytes live, addressed by their SHA-256."""
+    """Where file bytes live, addressed by their SHA-256."""
 
     name: str
 
@@ -91,15 +117,41 @@ class BlobStore(Protocol):
         """A new staging file for bytes about to arrive."""
 
     async def commit(self, blob: IncomingBlob) -> None:
-        """Make a finished staging file the blob of its SHA-256 (idempotent), and remove it."""
+        """Make a finished staging file the blob of its SHA-256 and remove the staging file.
+        Create-only: an existing blob of that SHA-256 is kept as it is."""
 
-    def local_path(self, sha256: str) -> Path | None:
-        """A path the server may stream from, when the store is local."""
+    async def open(self, sha256: str) -> StoredBlob | None:
+        """The blob, or None when the store does not have it."""
+
+    def local_copy(self, sha256: str) -> AbstractAsyncContextManager[Path]:
+        """A local file with the blob's bytes for as long as the context lasts (to read an
+        archive); FileNotFoundError when the store does not have it."""
 
     async def exists(self, sha256: str) -> bool: ...
 
     async def delete(self, sha256: str) -> None:
         """Remove a blob; missing blobs are not an error."""
 
+    async def sweep_staging(self, older_than: float) -> int:
+        """Remove staging files a crashed process left behind; returns how many went."""
+
     async def ready(self) -> None:
         """Raise when the store cannot be used."""
+
+
+def sweep_staging_dir(staging: Path, older_than: float) -> int:
+    """Remove staging files untouched for ``older_than`` seconds (blocking: run it in a thread).
+
+    Only old ones: another process sharing the directory may be writing a younger one now."""
+    import time
+
+    cutoff = time.time() - older_than
+    removed = 0
+    for path in staging.glob(STAGING_PREFIX + "*"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

@@ -5,15 +5,16 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio.to_thread
 
-from qarion_pypi.storage.base import IncomingBlob
+from qarion_pypi.storage.base import IncomingBlob, StoredBlob, sweep_staging_dir
 
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
-STALE_STAGING_SECONDS = 3600.0
+_CHUNK = 1024 * 1024
 
 
 class FilesystemBlobStore:
@@ -23,26 +24,6 @@ class FilesystemBlobStore:
         self.root = root
         self.staging = root / ".incoming"
         self.staging.mkdir(parents=True, exist_ok=True)
-
-    async def sweep_staging(self, older_than: float = STALE_STAGING_SECONDS) -> int:
-        """Remove staging files a crashed process left behind; returns how many went.
-
-        Only files untouched for ``older_than`` seconds: another process sharing this directory
-        may be writing a younger one right now."""
-
-        def sweep() -> int:
-            cutoff = time.time() - older_than
-            removed = 0
-            for path in self.staging.glob("incoming-*"):
-                try:
-                    if path.stat().st_mtime < cutoff:
-                        path.unlink()
-                        removed += 1
-                except FileNotFoundError:
-                    continue
-            return removed
-
-        return await anyio.to_thread.run_sync(sweep)
 
     def path_for(self, sha256: str) -> Path:
         if not _SHA256.match(sha256):
@@ -70,14 +51,42 @@ class FilesystemBlobStore:
         finally:
             os.close(dir_fd)
 
-    def local_path(self, sha256: str) -> Path | None:
-        return self.path_for(sha256)
+    async def open(self, sha256: str) -> StoredBlob | None:
+        path = self.path_for(sha256)
+        try:
+            size = (await anyio.to_thread.run_sync(path.stat)).st_size
+        except FileNotFoundError:
+            return None
+
+        async def read(start: int, end: int) -> AsyncIterator[bytes]:
+            handle = await anyio.open_file(path, "rb")
+            async with handle:
+                await handle.seek(start)
+                remaining = end - start
+                while remaining > 0:
+                    chunk = await handle.read(min(_CHUNK, remaining))
+                    if not chunk:
+                        return
+                    remaining -= len(chunk)
+                    yield chunk
+
+        return StoredBlob(sha256=sha256, size=size, read=read, path=path)
+
+    @asynccontextmanager
+    async def local_copy(self, sha256: str) -> AsyncIterator[Path]:
+        path = self.path_for(sha256)
+        if not await anyio.to_thread.run_sync(path.exists):
+            raise FileNotFoundError(sha256)
+        yield path
 
     async def exists(self, sha256: str) -> bool:
         return await anyio.to_thread.run_sync(self.path_for(sha256).exists)
 
     async def delete(self, sha256: str) -> None:
         await anyio.to_thread.run_sync(lambda: self.path_for(sha256).unlink(missing_ok=True))
+
+    async def sweep_staging(self, older_than: float) -> int:
+        return await anyio.to_thread.run_sync(sweep_staging_dir, self.staging, older_than)
 
     async def ready(self) -> None:
         """Raise unless a file can be created, synced and removed in the staging directory."""

@@ -22,6 +22,8 @@ from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import parse_dist_filename
 from qarion_pypi.errors import BadRequest
 from qarion_pypi.simple.model import FileEntry
+from qarion_pypi.storage import IncomingBlob
+from qarion_pypi.upstream.download import download
 from qarion_pypi.upstream.http import AuthedClient
 from qarion_pypi.upstream.policy import OutboundRefused
 from qarion_pypi.upstream.simple import UpstreamError, get_with_retries
@@ -90,9 +92,10 @@ async def fetch_metadata(
     client: AuthedClient, entry: FileEntry, limits: ArchiveLimits, max_download: int
 ) -> MetadataSource:
     if entry.core_metadata:
-        raw = await _pep658(client, entry, limits)
-        if raw is not None:
-            return MetadataSource(raw, "pep658")
+        try:
+            return MetadataSource(await pep658(client, entry, limits), "pep658")
+        except UpstreamError:
+            pass  # the index's metadata file is missing or wrong: read the distribution itself
     if entry.filename.endswith(".whl"):
         raw = await _by_ranges(client, entry, limits)
         if raw is not None:
@@ -107,12 +110,15 @@ async def _get(client: AuthedClient, url: str, headers: dict[str, str] | None = 
         raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
 
 
-async def _pep658(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits) -> bytes | None:
+async def pep658(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits) -> bytes:
+    """The index's ``.metadata`` file for ``entry``, bounded and checked against its published hash."""
     response = await _get(client, entry.url + ".metadata")
-    if response.status_code != 200 or len(response.content) > limits.max_metadata_bytes:
-        return None
+    if response.status_code != 200:
+        raise UpstreamError(f"the upstream answered {response.status_code} for the metadata of {entry.filename}")
+    if len(response.content) > limits.max_metadata_bytes:
+        raise UpstreamError(f"the metadata of {entry.filename} is larger than this server accepts")
     if isinstance(entry.core_metadata, str) and hashlib.sha256(response.content).hexdigest() != entry.core_metadata:
-        return None
+        raise UpstreamError(f"the metadata of {entry.filename} does not match its published sha256")
     return response.content
 
 
@@ -163,24 +169,11 @@ async def _fetch_range(client: AuthedClient, url: str, sparse: SparseFile, start
 
 
 async def _by_download(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits, max_download: int) -> bytes:
-    """The whole file, streamed to a temporary file (bounded, hash-checked), then read locally."""
-    digest = hashlib.sha256()
-    with tempfile.NamedTemporaryFile(suffix="-" + entry.filename) as handle:
-        try:
-            async with client.stream("GET", entry.url, follow_redirects=True) as response:
-                if response.status_code != 200:
-                    raise UpstreamError(f"upstream answered {response.status_code} for {entry.filename}")
-                written = 0
-                async for chunk in response.aiter_bytes(1024 * 1024):
-                    written += len(chunk)
-                    if written > max_download:
-                        raise UpstreamError(f"{entry.filename} is larger than this server accepts")
-                    digest.update(chunk)
-                    await anyio.to_thread.run_sync(handle.write, chunk)
-        except (httpx.HTTPError, OutboundRefused) as exc:
-            raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
-        if digest.hexdigest() != entry.sha256:
-            raise UpstreamError(f"{entry.filename} does not match its published sha256")
-        handle.flush()
+    """The whole file, fetched into a temporary staging file (bounded, hash-checked), then read locally."""
+    blob = IncomingBlob(Path(tempfile.gettempdir()))
+    try:
+        await download(client, entry.url, blob, max_bytes=max_download, sha256=entry.sha256, name=entry.filename)
         dist = parse_dist_filename(entry.filename)
-        return await anyio.to_thread.run_sync(read_core_metadata, Path(handle.name), dist, limits)
+        return await anyio.to_thread.run_sync(read_core_metadata, blob.path, dist, limits)
+    finally:
+        blob.discard()

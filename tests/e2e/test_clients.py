@@ -137,7 +137,8 @@ def test_uv_resolves_from_pep658_metadata_without_downloading(world: dict, tmp_p
         "3.11",
     )
     assert "alpha==2.0" in compiled.stdout and "beta==1.0" in compiled.stdout
-    fetched = re.findall(r'"GET (/api/v1\.0/pypi/files/\S+) HTTP', log.read_bytes()[start:].decode())
+    files = repo.simple.removesuffix("simple/") + "files/"  # beside simple/, under the index's own root
+    fetched = re.findall(rf'"GET ({re.escape(files)}\S+) HTTP', log.read_bytes()[start:].decode())
     assert any(url.endswith("beta-1.0-py3-none-any.whl.metadata") for url in fetched), fetched
     assert not any(url.endswith((".whl", ".tar.gz")) for url in fetched), fetched
 

@@ -79,7 +79,7 @@ def test_import_a_closure_and_install_it(importer: Repo, upstream: Repo, tmp_pat
     with importer.client() as api:
         lib = api.get(f"{importer.manage}/packages/lib").json()["files"][0]
         assert lib["source"] == "import" and lib["upstream_sha256"] == lib["sha256"]
-        assert lib["upstream_url"].startswith(upstream.server.url + "/api/v1.0/pypi/files/")
+        assert lib["upstream_url"].startswith(upstream.server.url + upstream.simple.removesuffix("simple/") + "files/")
         assert lib["upstream_upload_time"] is not None
         assert any(e["action"] == "import" for e in api.get("/admin/audit", params={"resource_type": "file"}).json())
 

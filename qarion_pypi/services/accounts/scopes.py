@@ -7,13 +7,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qarion_pypi.auth.permissions import Permission, visible_rows
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import is_uuid, new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import FieldError, NotFound, ValidationFailed
-from qarion_pypi.services.naming import ensure_slug_free, is_uuid, new_id, resolve_slug
+from qarion_pypi.services.accounts.naming import ensure_slug_free, resolve_slug
 
 PRINCIPAL_TABLES = {"user": t.users, "team": t.teams}
 
@@ -42,10 +44,17 @@ async def create_scope(ctx: Context, principal: Principal, space: Row, fields: M
     return row
 
 
-async def list_scopes(ctx: Context, space: Row) -> list[Row]:
-    return await ctx.db.fetch_all(
+async def list_visible(ctx: Context, principal: Principal, space: Row) -> list[tuple[Row, Permission]]:
+    """The space's scopes the caller may see (a grant is enough), with the caller's permission."""
+    rows = await ctx.db.fetch_all(
         sa.select(t.project_scopes).where(t.project_scopes.c.space_id == space["id"]).order_by(t.project_scopes.c.slug)
     )
+    return await visible_rows(ctx.db, principal, space["id"], rows, lambda row: str(row["id"]))
+
+
+def permission_for_update(changes: Mapping[str, Any]) -> Permission:
+    """Changing what space members get needs admin; the rest needs edit."""
+    return Permission.ADMIN if "space_member_access_level" in changes else Permission.EDIT
 
 
 async def get_scope(ctx: Context, space: Row, *, scope_id: str | None = None, slug: str | None = None) -> Row:

@@ -9,10 +9,11 @@ from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import FieldError, ValidationFailed
-from qarion_pypi.services import users
-from qarion_pypi.services.naming import ensure_slug_free, get_by_slug, new_id, resolve_slug
+from qarion_pypi.services.accounts import users
+from qarion_pypi.services.accounts.naming import ensure_slug_free, get_by_slug, resolve_slug
 
 
 async def create_space(ctx: Context, principal: Principal, name: str, slug: str | None) -> Row:

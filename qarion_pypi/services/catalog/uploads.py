@@ -9,20 +9,23 @@ import anyio.to_thread
 import sqlalchemy as sa
 from packaging.version import Version
 
+from qarion_pypi.auth.permissions import Permission, effective_permission, require
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.distributions import rules
 from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
 from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
 from qarion_pypi.errors import BadRequest, Conflict
+from qarion_pypi.jobs.queue import JobRecord
+from qarion_pypi.repositories import core_metadata, records
+from qarion_pypi.repositories.records import FileRecord, RepositoryKind, RepositoryRecord
 from qarion_pypi.scanning import scans
-from qarion_pypi.services import core_metadata, repositories
-from qarion_pypi.services.blobs import release_unreferenced
-from qarion_pypi.services.naming import new_id
+from qarion_pypi.services.catalog.blobs import release_unreferenced
 from qarion_pypi.storage import Digests, IncomingBlob
 
 
@@ -42,12 +45,29 @@ class Upload:
 class UploadOutcome:
     created: bool
     package: Row
-    file: Row
+    file: FileRecord
 
 
-async def accept(ctx: Context, principal: Principal, repository: Row, upload: Upload) -> UploadOutcome:
-    """Validate an upload completely, then record it; nothing is kept when a check fails."""
-    refusal = repositories.accepts_uploads(repository)
+async def target(ctx: Context, principal: Principal, repository: RepositoryRecord) -> RepositoryRecord:
+    """Where an upload to ``repository`` lands: itself when hosted, or a virtual repository's
+    hosted upload target, on which the caller needs publish access too. 409 names why a
+    repository takes no uploads."""
+    refusal = repository.upload_refusal()
+    if refusal:
+        raise Conflict(refusal)
+    if repository.kind is RepositoryKind.HOSTED:
+        return repository
+    assert repository.virtual is not None and repository.virtual.upload_target_id is not None
+    hosted = await records.load(ctx.db, repository.virtual.upload_target_id)
+    held = await effective_permission(ctx.db, principal, hosted.space_id, hosted.project_scope_id)
+    require(held, Permission.PUBLISH, "publish", "repository")
+    return hosted
+
+
+async def accept(ctx: Context, principal: Principal, repository: RepositoryRecord, upload: Upload) -> UploadOutcome:
+    """Validate an upload to a hosted repository completely, then record it; nothing is kept
+    when a check fails."""
+    refusal = repository.upload_refusal()
     if refusal:
         raise Conflict(refusal)
     if upload.legacy:
@@ -73,7 +93,7 @@ async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -
 async def _record(
     ctx: Context,
     principal: Principal,
-    repository: Row,
+    repository: RepositoryRecord,
     upload: Upload,
     dist: DistFilename,
     digests: Digests,
@@ -81,40 +101,40 @@ async def _record(
 ) -> UploadOutcome:
     blob = upload.blob
     placed: list[str] = []
-    scan_job = None
+    scan_job: JobRecord | None = None
     try:
         async with ctx.db.transaction():
-            existing, same_bytes = await _clashing_files(ctx, repository["id"], dist.filename, digests.sha256)
+            existing, same_bytes = await _clashing_files(ctx, repository.id, dist.filename, digests.sha256)
             if existing is not None:
-                if existing["sha256"] != digests.sha256:
+                if existing.sha256 != digests.sha256:
                     raise BadRequest(
                         f"File already exists ('{dist.filename}', with sha256 hash "
-                        f"'{existing['sha256']}'). A file's contents can never change; "
+                        f"'{existing.sha256}'). A file's contents can never change; "
                         "upload a new version instead."
                     )
-                package = await _package_by_id(ctx, existing["package_id"])
+                package = await _package_by_id(ctx, existing.package_id)
                 return UploadOutcome(created=False, package=package, file=existing)
             if same_bytes is not None:
                 raise BadRequest(
                     f"File already exists ('{dist.filename}', with sha256 hash '{digests.sha256}'): "
-                    f"the same contents were uploaded as '{same_bytes['filename']}'."
+                    f"the same contents were uploaded as '{same_bytes.filename}'."
                 )
-            await _check_state(ctx, repository["id"], dist)
-            package = await _get_or_create_package(ctx, repository["id"], metadata)
+            await _check_state(ctx, repository.id, dist)
+            package = await _get_or_create_package(ctx, repository.id, metadata)
             await ctx.blobs.commit(blob)
             placed.append(digests.sha256)
-            metadata_sha256 = await core_metadata.store(ctx, metadata.raw)
+            metadata_sha256 = await core_metadata.store(ctx.db, metadata.raw)
             file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
             file_row["storage_backend"] = ctx.blobs.name
             file_row.update(upload.provenance or {})
             await ctx.db.execute(t.files.insert().values(**file_row))
             await ctx.db.execute(
                 t.filename_registry.insert().values(
-                    repository_id=repository["id"], filename=dist.filename, created_at=file_row["created_at"]
+                    repository_id=repository.id, filename=dist.filename, created_at=file_row["created_at"]
                 )
             )
-            await repositories.touch(ctx, repository["id"], principal)
-            scan_job = await scans.queue_on_upload(ctx, principal, repository, str(file_row["id"]))
+            await records.touch(ctx.db, repository.id, principal.user_id)
+            scan_job = await scans.queue_on_upload(ctx, principal, repository.id, str(file_row["id"]))
             if scan_job is not None:
                 file_row["scan_status"] = "pending"
     except BaseException:
@@ -122,20 +142,22 @@ async def _record(
         raise
     if scan_job is not None:
         ctx.jobs.start(scan_job)
-    return UploadOutcome(created=True, package=package, file=file_row)
+    file = FileRecord.from_row({**file_row, "uploaded_by": principal.username})
+    return UploadOutcome(created=True, package=package, file=file)
 
 
 async def _clashing_files(
     ctx: Context, repository_id: str, filename: str, sha256: str
-) -> tuple[Row | None, Row | None]:
+) -> tuple[FileRecord | None, FileRecord | None]:
     """(the file of this name, another file with these bytes), in one query."""
     rows = await ctx.db.fetch_all(
-        sa.select(t.files).where(
+        records.file_query().where(
             t.files.c.repository_id == repository_id, sa.or_(t.files.c.filename == filename, t.files.c.sha256 == sha256)
         )
     )
-    named = next((row for row in rows if row["filename"] == filename), None)
-    other = next((row for row in rows if row["filename"] != filename), None)
+    found = [FileRecord.from_row(row) for row in rows]
+    named = next((file for file in found if file.filename == filename), None)
+    other = next((file for file in found if file.filename != filename), None)
     return named, other
 
 
@@ -193,7 +215,7 @@ async def _get_or_create_package(ctx: Context, repository_id: str, metadata: Cor
 
 
 def _file_row(
-    repository: Row,
+    repository: RepositoryRecord,
     package: Row,
     principal: Principal,
     dist: DistFilename,
@@ -203,7 +225,7 @@ def _file_row(
 ) -> dict[str, object]:
     return {
         "id": new_id(),
-        "repository_id": repository["id"],
+        "repository_id": repository.id,
         "package_id": package["id"],
         "filename": dist.filename,
         "version": str(metadata.version),

@@ -19,32 +19,48 @@ from typing import Any
 import sqlalchemy as sa
 from packaging.version import InvalidVersion, Version
 
-from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import FieldError, ValidationFailed
-from qarion_pypi.jobs.queue import Progress
-from qarion_pypi.services import audit, files, repositories
-from qarion_pypi.services.naming import new_id
+from qarion_pypi.jobs.queue import JobRecord, Progress
+from qarion_pypi.repositories import records
+from qarion_pypi.repositories.records import FileRecord, RepositoryRecord
+from qarion_pypi.services import audit
+from qarion_pypi.services.accounts import users
+from qarion_pypi.services.catalog import files
 
 JOB_KIND = "retention"
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """What a retention job was asked to do."""
+
+    dry_run: bool = True
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> RunParams:
+        return cls(dry_run=bool(params.get("dry_run", True)))
+
+    def as_params(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run}
 
 
 @dataclass
 class Release:
     package: str
     version: str
-    files: list[Row]
+    files: list[FileRecord]
     rule: str = ""
     warnings: list[str] = field(default_factory=list)
 
     @property
     def uploaded_at(self) -> datetime:
         """When the release last changed: a file added yesterday makes it young."""
-        newest: datetime = max(f["created_at"] for f in self.files)
-        return newest
+        return max(f.created_at for f in self.files)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,7 +68,7 @@ class Release:
             "version": self.version,
             "rule": self.rule,
             "warnings": self.warnings,
-            "files": [{"id": f["id"], "filename": f["filename"], "size": f["size"]} for f in self.files],
+            "files": [{"id": f.id, "filename": f.filename, "size": f.size} for f in self.files],
         }
 
 
@@ -74,22 +90,22 @@ def check_rules(rules: Sequence[Mapping[str, Any]]) -> None:
         raise ValidationFailed("Invalid retention rules.", errors)
 
 
-async def get_rules(ctx: Context, repository: Row) -> list[Row]:
+async def get_rules(ctx: Context, repository: RepositoryRecord) -> list[Row]:
     return await ctx.db.fetch_all(
         sa.select(t.retention_rules)
-        .where(t.retention_rules.c.repository_id == repository["id"])
+        .where(t.retention_rules.c.repository_id == repository.id)
         .order_by(t.retention_rules.c.position)
     )
 
 
-async def replace_rules(ctx: Context, repository: Row, rules: Sequence[Mapping[str, Any]]) -> list[Row]:
+async def replace_rules(ctx: Context, repository: RepositoryRecord, rules: Sequence[Mapping[str, Any]]) -> list[Row]:
     check_rules(rules)
     async with ctx.db.transaction():
-        await ctx.db.execute(t.retention_rules.delete().where(t.retention_rules.c.repository_id == repository["id"]))
+        await ctx.db.execute(t.retention_rules.delete().where(t.retention_rules.c.repository_id == repository.id))
         for position, rule in enumerate(rules):
             await ctx.db.execute(
                 t.retention_rules.insert().values(
-                    id=new_id(), repository_id=repository["id"], position=position, name=rule["name"],
+                    id=new_id(), repository_id=repository.id, position=position, name=rule["name"],
                     match_version_regex=rule.get("match_version_regex"),
                     prereleases_only=rule.get("prereleases_only", False),
                     max_age_days=rule.get("max_age_days"), keep_latest=rule.get("keep_latest"),
@@ -98,16 +114,17 @@ async def replace_rules(ctx: Context, repository: Row, rules: Sequence[Mapping[s
     return await get_rules(ctx, repository)
 
 
-async def plan(ctx: Context, repository: Row, now: datetime | None = None) -> list[Release]:
+async def plan(ctx: Context, repository: RepositoryRecord, now: datetime | None = None) -> list[Release]:
     now = now or utcnow()
     rows = await ctx.db.fetch_all(
-        sa.select(t.files, t.packages.c.normalized_name)
+        records.file_query()
+        .add_columns(t.packages.c.normalized_name)
         .join(t.packages, t.packages.c.id == t.files.c.package_id)
-        .where(t.files.c.repository_id == repository["id"])
+        .where(t.files.c.repository_id == repository.id)
     )
-    by_package: dict[str, dict[str, list[Row]]] = defaultdict(lambda: defaultdict(list))
+    by_package: dict[str, dict[str, list[FileRecord]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        by_package[row["normalized_name"]][row["version"]].append(row)
+        by_package[row["normalized_name"]][row["version"]].append(FileRecord.from_row(row))
     chosen: dict[tuple[str, str], Release] = {}
     for rule in await get_rules(ctx, repository):
         for package, releases in by_package.items():
@@ -123,7 +140,7 @@ async def plan(ctx: Context, repository: Row, now: datetime | None = None) -> li
     return sorted(chosen.values(), key=lambda r: (r.package, _key(r.version)))
 
 
-def _selected(rule: Row, package: str, releases: dict[str, list[Row]], now: datetime) -> list[Release]:
+def _selected(rule: Row, package: str, releases: dict[str, list[FileRecord]], now: datetime) -> list[Release]:
     pattern = re.compile(rule["match_version_regex"]) if rule["match_version_regex"] else None
     matching = [
         Release(package, version, filerows)
@@ -142,14 +159,6 @@ def _selected(rule: Row, package: str, releases: dict[str, list[Row]], now: date
     return selected
 
 
-async def _starter(ctx: Context, job: Row) -> Principal | None:
-    """The user who queued the job: the actor of what it does."""
-    if job["created_by_id"] is None:
-        return None
-    user = await ctx.db.fetch_one(sa.select(t.users).where(t.users.c.id == job["created_by_id"]))
-    return None if user is None else Principal(user["id"], user["username"], user["is_admin"], api_key_id="")
-
-
 def _key(version: str) -> Version:
     try:
         return Version(version)
@@ -161,22 +170,25 @@ def _is_pre(version: str) -> bool:
     return _key(version).is_prerelease
 
 
-async def run_job(ctx: Context, job: Row, progress: Progress) -> dict[str, Any]:
+async def run_job(ctx: Context, job: JobRecord, progress: Progress) -> dict[str, Any]:
     """The job handler: plan, and unless it is a dry run, delete the planned releases' files."""
-    repository = await repositories.get_by_id(ctx, job["repository_id"])
-    dry_run = bool(job["params"].get("dry_run", True))
+    assert job.repository_id is not None
+    repository = await records.load(ctx.db, job.repository_id)
+    dry_run = RunParams.from_params(job.params).dry_run
     await progress.report(10, "planning", "Evaluating retention rules.")
     releases = await plan(ctx, repository)
     deleted = 0
-    actor = await _starter(ctx, job)
+    actor = await users.principal_of(ctx, job.created_by_id)  # the actor of what the job does
     if not dry_run:
         total = sum(len(r.files) for r in releases) or 1
         for release in releases:
             for file in release.files:
                 await files.delete_file(ctx, None, file)
                 deleted += 1
-                event = audit.Event("retention_delete", "file", file["id"], repository["space_slug"], 200,
-                                    f"{file['filename']} by rule {release.rule!r} (job {job['id']})")  # fmt: skip
+                detail = f"{file.filename} by rule {release.rule!r} (job {job.id})"
+                event = audit.Event(
+                    "retention_delete", "file", file.id, repository.space_slug, 200, detail, file.filename
+                )
                 await audit.record(ctx, actor, event)
             done = 10 + 90 * deleted // total
             await progress.report(done, "deleting", f"Deleted {release.package} {release.version}.")

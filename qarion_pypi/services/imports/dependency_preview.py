@@ -3,30 +3,30 @@ artifacts of every dependency, with what the repository already holds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
 from qarion_pypi.context import Context
-from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.distributions.filenames import parse_dist_filename
 from qarion_pypi.errors import FieldError, ValidationFailed
+from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.resolver.closure import Release, Selection, resolve
 from qarion_pypi.resolver.indexes import UpstreamIndex
-from qarion_pypi.resolver.target import Target, target_from
-from qarion_pypi.services.upstream_preview import upstream_project
+from qarion_pypi.resolver.target import Target
+from qarion_pypi.services.imports.params import ImportParams
+from qarion_pypi.services.imports.upstream_preview import upstream_project
 from qarion_pypi.simple.model import FileEntry
 
 
-async def preview(ctx: Context, repository: Row, request: Mapping[str, Any]) -> dict[str, Any]:
-    await upstream_project(ctx, request["package_name"])  # 503 without an upstream, 404 if unknown there
-    target = target_from(request["python_tags"], request.get("platform_tags") or [])
-    selection = Selection(request.get("include_sdists", True), request.get("include_universal_wheels", True))
-    releases = await closure(ctx, request["package_name"], request["version"], target, selection)
+async def preview(ctx: Context, repository: RepositoryRecord, request: ImportParams) -> dict[str, Any]:
+    await upstream_project(ctx, request.package_name)  # 503 without an upstream, 404 if unknown there
+    target = request.target
+    releases = await closure(ctx, request.package_name, request.version, target, request.selection)
     root, dependencies = releases[0], releases[1:]
-    root_artifacts = root_files(root, request.get("selected_filenames"))
+    root_artifacts = root_files(root, request.selected_filenames)
     present = await _present(ctx, repository, [f for r in releases for f in r.artifacts] + root_artifacts)
     dependency_files = [f for r in dependencies for f in r.artifacts]
     return {
@@ -36,8 +36,8 @@ async def preview(ctx: Context, repository: Row, request: Mapping[str, Any]) -> 
         "target": {
             "python_version": target.python_version,
             "platform": target.platform,
-            "python_tags": request["python_tags"],
-            "platform_tags": request.get("platform_tags") or [],
+            "python_tags": list(request.python_tags),
+            "platform_tags": list(request.platform_tags),
             "environment": target.environment,
         },
         "dependency_count": len(dependencies),
@@ -61,7 +61,7 @@ async def closure(ctx: Context, name: str, version: str, target: Target, selecti
     return await resolve(name, version, target, selection, index.pages, index.requirements)
 
 
-def root_files(root: Release, selected: Sequence[str] | None) -> list[FileEntry]:
+def root_files(root: Release, selected: Sequence[str]) -> list[FileEntry]:
     """The root release's files to import: those named (any of its files, fitting the target or
     not), or else the ones selected for the target."""
     if not selected:
@@ -76,13 +76,13 @@ def root_files(root: Release, selected: Sequence[str] | None) -> list[FileEntry]
     return [known[name] for name in selected]
 
 
-async def _present(ctx: Context, repository: Row, entries: Sequence[FileEntry]) -> set[str]:
+async def _present(ctx: Context, repository: RepositoryRecord, entries: Sequence[FileEntry]) -> set[str]:
     """Filenames the repository already holds with the same bytes."""
     if not entries:
         return set()
     rows = await ctx.db.fetch_all(
         sa.select(t.files.c.filename, t.files.c.sha256).where(
-            t.files.c.repository_id == repository["id"], t.files.c.filename.in_([e.filename for e in entries])
+            t.files.c.repository_id == repository.id, t.files.c.filename.in_([e.filename for e in entries])
         )
     )
     hashes = {e.filename: e.sha256 for e in entries}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import sqlalchemy as sa
 
@@ -29,18 +28,6 @@ def slug_error(field: str, slug: str) -> FieldError | None:
         field,
         "must be 1-64 lowercase letters, digits or hyphens, starting and ending with a letter or digit",
     )
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 def resolve_slug(name: str, slug: str | None, what: str) -> str:

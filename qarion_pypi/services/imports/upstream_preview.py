@@ -123,3 +123,40 @@ def _loose_version(filename: str) -> str | None:
         return str(Version(parts[1].removesuffix(".tar.gz").removesuffix(".zip").split(".win")[0]))
     except InvalidVersion:
         return None
+
+
+async def package_preview(ctx: Context, name: str) -> dict[str, Any]:
+    """An upstream project's versions with file counts, its latest version and summary."""
+    fetched = await upstream_project(ctx, name)
+    summaries = versions(fetched)
+    newest = latest(summaries)
+    assert fetched.page is not None
+    return {
+        "name": fetched.page.name,
+        "normalized_name": fetched.page.normalized_name,
+        "summary": await summary_of(ctx, summaries[newest].files) if newest else "",
+        "latest_version": newest,
+        "versions": [summary.as_dict() for summary in summaries.values()],
+    }
+
+
+async def release_preview(ctx: Context, name: str, version: str) -> dict[str, Any]:
+    """One upstream release's supported files; 404 when it has none."""
+    fetched = await upstream_project(ctx, name)
+    release = next((s for v, s in versions(fetched).items() if v == version or _same_version(v, version)), None)
+    if release is None or not release.files:
+        raise NotFound(f"Version {version!r} has no supported files on the upstream index.")
+    assert fetched.page is not None
+    return {
+        "name": fetched.page.name,
+        "normalized_name": fetched.page.normalized_name,
+        "version": release.version,
+        "files": [describe_file(entry) for entry in release.files],
+    }
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return False

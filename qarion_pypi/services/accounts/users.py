@@ -13,9 +13,10 @@ from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import Conflict, FieldError, NotFound, Unauthenticated, ValidationFailed
-from qarion_pypi.services.naming import USERNAME_RE, new_id
+from qarion_pypi.services.accounts.naming import USERNAME_RE
 
 ADMIN_USERNAME = "admin"
 # last_used_at is advisory; writing it on every request would serialize reads behind the writer.
@@ -73,6 +74,14 @@ async def require_user(ctx: Context, username: str) -> Row:
     row = await get_user(ctx, username)
     assert row is not None
     return row
+
+
+async def key_owner(ctx: Context, caller: Principal, username: str) -> Row:
+    """The user whose keys ``caller`` manages: themselves, or anyone for a platform admin.
+    Another user's name is a 404 for everyone else, as if that user did not exist."""
+    if caller.username != username and not caller.is_admin:
+        raise NotFound(f"User {username!r} not found.")
+    return await require_user(ctx, username)
 
 
 async def principal_of(ctx: Context, user_id: str | None) -> Principal | None:

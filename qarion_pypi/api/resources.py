@@ -1,0 +1,35 @@
+"""A repository's resource (a file or its core metadata) as an HTTP response."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from qarion_pypi.api.blobs import blob_response
+from qarion_pypi.context import Context
+from qarion_pypi.errors import NotFound
+from qarion_pypi.repositories.base import BlobResource, BytesResource, RedirectResource, Resource, StreamResource
+
+log = logging.getLogger(__name__)
+# Files never change once published, but they are private: no shared caches.
+_IMMUTABLE = "private, max-age=31536000, immutable"
+
+
+async def respond(ctx: Context, resource: Resource) -> Response:
+    match resource:
+        case BlobResource(sha256=sha256):
+            blob = await ctx.blobs.open(sha256)
+            if blob is None:
+                log.error("blob %s is missing from the %s store", sha256, ctx.blobs.name)
+                raise NotFound("File not found.")
+            return blob_response(blob, {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE})
+        case BytesResource(body=body, sha256=sha256):
+            headers = {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
+            return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
+        case RedirectResource(url=url):
+            return RedirectResponse(url, status_code=302)
+        case StreamResource(chunks=chunks, sha256=sha256):
+            headers = {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
+            return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
+    raise AssertionError(f"unknown resource {resource!r}")

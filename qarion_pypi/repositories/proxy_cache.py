@@ -1,0 +1,128 @@
+"""What a proxy keeps of its upstream: project pages (fresh for ``cache_ttl``, the last good one
+when the upstream fails) and the files those pages list (rows first, verified bytes once fetched)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from qarion_pypi.context import Context
+from qarion_pypi.db import Database, Row
+from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import is_uuid, new_id
+from qarion_pypi.db.types import utcnow
+from qarion_pypi.repositories.records import ProxySettings, RepositoryRecord
+from qarion_pypi.simple.model import FileEntry, ProjectPage
+from qarion_pypi.upstream.simple import UpstreamError, fetch_project
+
+
+def settings(record: RepositoryRecord) -> ProxySettings:
+    assert record.proxy is not None, "only proxy repositories have a proxy cache"
+    return record.proxy
+
+
+async def project_page(ctx: Context, record: RepositoryRecord, name: str) -> tuple[ProjectPage, list[Row]] | None:
+    """The upstream page (from cache while fresh; the last good one when upstream fails) and the
+    proxy_files rows of its files; None when the project is unknown."""
+    cached = await ctx.db.fetch_one(
+        sa.select(t.proxy_pages).where(
+            t.proxy_pages.c.repository_id == record.id, t.proxy_pages.c.normalized_name == name
+        )
+    )
+    if cached is None or utcnow() - cached["fetched_at"] >= timedelta(seconds=settings(record).cache_ttl):
+        cached = await _refresh(ctx, record, name, cached)
+    if cached is None:
+        return None
+    files = await ctx.db.fetch_all(
+        sa.select(t.proxy_files).where(
+            t.proxy_files.c.repository_id == record.id, t.proxy_files.c.normalized_name == name
+        )
+    )
+    return _page_from_document(cached["document"]), files
+
+
+async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Row | None) -> Row | None:
+    proxy = settings(record)
+    client = ctx.http.with_auth(proxy.credentials)
+    try:
+        fetched = await fetch_project(client, proxy.remote_url, name, cached["etag"] if cached else None)
+    except UpstreamError:
+        return cached  # stale on error: the last good page, or nothing if never seen
+    now = utcnow()
+    where = (t.proxy_pages.c.repository_id == record.id, t.proxy_pages.c.normalized_name == name)
+    if fetched.not_modified and cached is not None:
+        await ctx.db.execute(t.proxy_pages.update().where(*where).values(fetched_at=now))
+        return {**cached, "fetched_at": now}
+    if fetched.page is None:
+        return None
+    row = {"repository_id": record.id, "normalized_name": name, "etag": fetched.etag, "fetched_at": now,
+           "document": _document(fetched.page)}  # fmt: skip
+    async with ctx.db.transaction():
+        await ctx.db.execute(t.proxy_pages.delete().where(*where))
+        await ctx.db.execute(t.proxy_pages.insert().values(**row))
+        for entry in fetched.page.files:
+            await _remember_file(ctx.db, record.id, name, entry)
+    return row
+
+
+async def _remember_file(db: Database, repository_id: str, name: str, entry: FileEntry) -> None:
+    metadata = (
+        entry.core_metadata if isinstance(entry.core_metadata, str) else ("true" if entry.core_metadata else None)
+    )
+    values = {"normalized_name": name, "url": entry.url, "sha256": entry.sha256, "upstream_metadata": metadata}
+    known = await db.fetch_one(
+        sa.select(t.proxy_files.c.id, t.proxy_files.c.sha256).where(
+            t.proxy_files.c.repository_id == repository_id, t.proxy_files.c.filename == entry.filename
+        )
+    )
+    if known is None:
+        await db.execute(
+            t.proxy_files.insert().values(id=new_id(), repository_id=repository_id, filename=entry.filename, **values)
+        )
+    elif known["sha256"] == entry.sha256:
+        await db.execute(t.proxy_files.update().where(t.proxy_files.c.id == known["id"]).values(**values))
+    # a changed hash for a known filename is refused: a file's bytes never change
+
+
+def _document(page: ProjectPage) -> dict[str, Any]:
+    document = asdict(page)
+    for entry in document["files"]:
+        if entry["upload_time"] is not None:
+            entry["upload_time"] = entry["upload_time"].isoformat()
+    plain: dict[str, Any] = json.loads(json.dumps(document))
+    return plain
+
+
+def _page_from_document(document: dict[str, Any]) -> ProjectPage:
+    files = [
+        FileEntry(**{**f, "upload_time": datetime.fromisoformat(f["upload_time"]) if f["upload_time"] else None})
+        for f in document["files"]
+    ]
+    return ProjectPage(name=document["name"], normalized_name=document["normalized_name"], files=files,
+                       versions=document.get("versions", []))  # fmt: skip
+
+
+async def cached_projects(db: Database, record: RepositoryRecord) -> list[str]:
+    rows = await db.fetch_all(
+        sa.select(t.proxy_pages.c.normalized_name)
+        .where(t.proxy_pages.c.repository_id == record.id)
+        .order_by(t.proxy_pages.c.normalized_name)
+    )
+    return [row["normalized_name"] for row in rows]
+
+
+async def file_row(db: Database, record: RepositoryRecord, file_id: str) -> Row | None:
+    if not is_uuid(file_id):
+        return None
+    return await db.fetch_one(
+        sa.select(t.proxy_files).where(t.proxy_files.c.id == file_id, t.proxy_files.c.repository_id == record.id)
+    )
+
+
+async def set_file(db: Database, file_id: str, **values: Any) -> None:
+    """Record what became known of a proxied file: its cached blob, its core metadata."""
+    await db.execute(t.proxy_files.update().where(t.proxy_files.c.id == file_id).values(**values))

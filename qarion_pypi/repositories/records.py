@@ -1,0 +1,289 @@
+"""What a repository is: its typed record, its kind and kind settings, and the queries that load it.
+
+Every service and route works with ``RepositoryRecord`` rather than database rows, so a kind is
+an enum and a proxy's settings exist only on proxies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from qarion_pypi.db import Database, Row, grouped
+from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import is_uuid
+from qarion_pypi.db.types import utcnow
+from qarion_pypi.errors import NotFound
+
+CLIENT_ROOT = "/pypi/spaces"
+
+
+class RepositoryKind(StrEnum):
+    HOSTED = "hosted"
+    PROXY = "proxy"
+    VIRTUAL = "virtual"
+
+
+class FileMode(StrEnum):
+    """How a proxy hands files to clients: through itself (cached), or by redirecting upstream."""
+
+    STREAM = "stream"
+    REDIRECT = "redirect"
+
+
+DEFAULT_CACHE_TTL = 3600
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    remote_url: str
+    cache_ttl: int
+    file_mode: FileMode
+    upstream_username: str | None
+    upstream_password: str | None
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        if self.upstream_username:
+            return self.upstream_username, self.upstream_password or ""
+        return None
+
+
+@dataclass(frozen=True)
+class VirtualSettings:
+    merge: bool
+    upload_target_id: str | None
+
+
+@dataclass(frozen=True)
+class RepositoryRecord:
+    id: str
+    space_id: str
+    space_slug: str
+    project_scope_id: str | None
+    project_scope_slug: str | None
+    project_scope_name: str | None
+    kind: RepositoryKind
+    name: str
+    slug: str
+    description: str
+    is_active: bool
+    archived_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    created_by_id: str | None
+    updated_by_id: str | None
+    # Bumped by every change to the repository's contents: keys page caches and ETags.
+    serial: int
+    proxy: ProxySettings | None = None
+    virtual: VirtualSettings | None = None
+
+    @classmethod
+    def from_row(cls, row: Row) -> RepositoryRecord:
+        kind = RepositoryKind(row["kind"])
+        proxy = virtual = None
+        if kind is RepositoryKind.PROXY:
+            proxy = ProxySettings(
+                remote_url=row["remote_url"],
+                cache_ttl=DEFAULT_CACHE_TTL if row["cache_ttl"] is None else row["cache_ttl"],
+                file_mode=FileMode(row["file_mode"] or FileMode.STREAM),
+                upstream_username=row["upstream_username"],
+                upstream_password=row["upstream_password"],
+            )
+        elif kind is RepositoryKind.VIRTUAL:
+            virtual = VirtualSettings(merge=bool(row["merge"]), upload_target_id=row["upload_target_id"])
+        return cls(
+            id=row["id"],
+            space_id=row["space_id"],
+            space_slug=row["space_slug"],
+            project_scope_id=row["project_scope_id"],
+            project_scope_slug=row["project_scope_slug"],
+            project_scope_name=row["project_scope_name"],
+            kind=kind,
+            name=row["name"],
+            slug=row["slug"],
+            description=row["description"],
+            is_active=bool(row["is_active"]),
+            archived_at=row["archived_at"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            created_by_id=row["created_by_id"],
+            updated_by_id=row["updated_by_id"],
+            serial=row["serial"],
+            proxy=proxy,
+            virtual=virtual,
+        )
+
+    @property
+    def client_path(self) -> str:
+        """The root of the repository's client URLs (below ``/api/v1.0``), without a trailing slash.
+
+        ``simple/``, ``legacy/`` and the ``files/`` links of its pages all live below it, so pip
+        and uv send each index's own credentials with every request they make for it."""
+        project = f"/projects/{self.project_scope_slug}" if self.project_scope_slug else ""
+        return f"{CLIENT_ROOT}/{self.space_slug}{project}/repositories/{self.slug}"
+
+    def upload_refusal(self) -> str | None:
+        """Why this repository takes no uploads itself, or None when it does.
+
+        Archived and inactive repositories are read-only: they still serve installs (pinned
+        builds keep working) but take no new files. Proxies mirror another index; a virtual
+        repository accepts uploads only through its hosted upload target."""
+        if self.archived_at is not None:
+            return f"Repository {self.slug!r} is archived and does not accept uploads."
+        if not self.is_active:
+            return f"Repository {self.slug!r} is inactive and does not accept uploads."
+        if self.kind is RepositoryKind.PROXY:
+            return f"Repository {self.slug!r} is a proxy of another index and does not accept uploads."
+        if self.kind is RepositoryKind.VIRTUAL and not (self.virtual and self.virtual.upload_target_id):
+            return f"Repository {self.slug!r} is virtual and names no upload target."
+        return None
+
+
+def query() -> sa.Select[Any]:
+    """Repositories with their space's slug and their scope's slug and name (NULL if space-wide)."""
+    return (
+        sa.select(
+            t.repositories,
+            t.spaces.c.slug.label("space_slug"),
+            t.project_scopes.c.slug.label("project_scope_slug"),
+            t.project_scopes.c.name.label("project_scope_name"),
+        )
+        .join(t.spaces, t.spaces.c.id == t.repositories.c.space_id)
+        .outerjoin(t.project_scopes, t.project_scopes.c.id == t.repositories.c.project_scope_id)
+    )
+
+
+async def _one(db: Database, statement: sa.Select[Any]) -> RepositoryRecord:
+    row = await db.fetch_one(statement)
+    if row is None:
+        raise NotFound("Repository not found.")
+    return RepositoryRecord.from_row(row)
+
+
+async def load(db: Database, repository_id: str) -> RepositoryRecord:
+    if not is_uuid(repository_id):
+        raise NotFound("Repository not found.")
+    return await _one(db, query().where(t.repositories.c.id == repository_id))
+
+
+async def in_space(db: Database, space_id: str, repository_id: str) -> RepositoryRecord:
+    """A repository of this space by id; NotFound for another space's."""
+    if not is_uuid(repository_id):
+        raise NotFound("Repository not found.")
+    return await _one(db, query().where(t.repositories.c.id == repository_id, t.repositories.c.space_id == space_id))
+
+
+async def by_client_path(
+    db: Database, space_slug: str, repository_slug: str, project_slug: str | None = None
+) -> RepositoryRecord:
+    """A repository by its client URL's slugs (project-scoped when ``project_slug`` is given)."""
+    statement = query().where(t.spaces.c.slug == space_slug, t.repositories.c.slug == repository_slug)
+    if project_slug is None:
+        statement = statement.where(t.repositories.c.scope_key == "")
+    else:
+        statement = statement.where(t.project_scopes.c.slug == project_slug)
+    return await _one(db, statement)
+
+
+async def list_in_space(db: Database, space_id: str, *, include_archived: bool = False) -> list[RepositoryRecord]:
+    statement = query().where(t.repositories.c.space_id == space_id)
+    if not include_archived:
+        statement = statement.where(t.repositories.c.archived_at.is_(None))
+    rows = await db.fetch_all(statement.order_by(t.repositories.c.scope_key, t.repositories.c.slug))
+    return [RepositoryRecord.from_row(row) for row in rows]
+
+
+async def member_ids(db: Database, virtual_ids: list[str]) -> dict[str, list[str]]:
+    """Each virtual repository's member ids, highest priority first."""
+    if not virtual_ids:
+        return {}
+    rows = await db.fetch_all(
+        sa.select(t.repository_members)
+        .where(t.repository_members.c.virtual_id.in_(virtual_ids))
+        .order_by(t.repository_members.c.position)
+    )
+    return grouped(rows, virtual_ids, "virtual_id", "member_id")
+
+
+async def members(db: Database, record: RepositoryRecord) -> list[RepositoryRecord]:
+    """A virtual repository's members, highest priority first."""
+    order = (await member_ids(db, [record.id]))[record.id]
+    rows = await db.fetch_all(query().where(t.repositories.c.id.in_(order))) if order else []
+    by_id = {row["id"]: RepositoryRecord.from_row(row) for row in rows}
+    return [by_id[member_id] for member_id in order if member_id in by_id]
+
+
+async def touch(db: Database, repository_id: str, user_id: str | None) -> None:
+    """Record a change to the repository's contents: a new serial, so caches and ETags move on."""
+    values: dict[str, object] = {"serial": t.repositories.c.serial + 1, "updated_at": utcnow()}
+    if user_id is not None:
+        values["updated_by_id"] = user_id
+    await db.execute(t.repositories.update().where(t.repositories.c.id == repository_id).values(**values))
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    """A hosted distribution file, as every service and response sees it."""
+
+    id: str
+    repository_id: str
+    package_id: str
+    filename: str
+    version: str
+    distribution_type: str
+    python_version: str
+    requires_python: str | None
+    summary: str
+    requires_dist: list[str]
+    size: int
+    sha256: str
+    md5: str
+    blake2_256: str
+    content_type: str
+    storage_backend: str
+    # Core metadata (PEP 658), a row of core_metadata; None when the file has none.
+    metadata_sha256: str | None
+    yanked: bool
+    yanked_reason: str | None
+    yanked_at: datetime | None
+    uploaded_by_id: str | None
+    created_at: datetime
+    # provenance: "upload", or "import" with where the file came from
+    source: str
+    upstream_url: str | None
+    upstream_upload_time: datetime | None
+    upstream_sha256: str | None
+    scan_status: str
+    scan_max_severity: str | None
+    scan_finding_count: int
+    uploaded_by: str | None = None  # the uploader's username, when the query joined it
+
+    @classmethod
+    def from_row(cls, row: Row) -> FileRecord:
+        return cls(**{name: row[name] for name in _FILE_FIELDS if name in row})
+
+
+_FILE_FIELDS = tuple(FileRecord.__dataclass_fields__)
+
+
+def file_query() -> sa.Select[Any]:
+    """Files with their uploader's name: what every file record shows."""
+    return sa.select(t.files, t.users.c.username.label("uploaded_by")).outerjoin(
+        t.users, t.users.c.id == t.files.c.uploaded_by_id
+    )
+
+
+async def owner_of_file(db: Database, file_id: str) -> RepositoryRecord:
+    """The repository holding a hosted file or a proxy's file with this id."""
+    if is_uuid(file_id):
+        hosted = sa.select(t.files.c.repository_id).where(t.files.c.id == file_id)
+        proxied = sa.select(t.proxy_files.c.repository_id).where(t.proxy_files.c.id == file_id)
+        row = await db.fetch_one(sa.union_all(hosted, proxied).limit(1))
+        if row is not None:
+            return await load(db, row["repository_id"])
+    raise NotFound("File not found.")

@@ -1,0 +1,105 @@
+"""The settings each kind of repository takes, checked in one place on create and update."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from qarion_pypi.db import Database
+from qarion_pypi.db import tables as t
+from qarion_pypi.db.ids import is_uuid
+from qarion_pypi.errors import FieldError, ValidationFailed
+from qarion_pypi.repositories.records import DEFAULT_CACHE_TTL, FileMode, RepositoryKind
+from qarion_pypi.upstream.urls import is_http_url
+
+KINDS = tuple(kind.value for kind in RepositoryKind)
+FILE_MODES = tuple(mode.value for mode in FileMode)
+FIELDS: dict[RepositoryKind, tuple[str, ...]] = {
+    RepositoryKind.HOSTED: (),
+    RepositoryKind.PROXY: ("remote_url", "cache_ttl", "file_mode", "upstream_username", "upstream_password"),
+    RepositoryKind.VIRTUAL: ("members", "merge", "upload_target_id"),
+}
+ALL_FIELDS = tuple(name for names in FIELDS.values() for name in names)
+
+
+def columns(kind: RepositoryKind, fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
+    """The kind-specific columns ``fields`` set; 422 for fields of another kind or bad values."""
+    errors = [
+        FieldError(name, f"only applies to {_kind_of(name)} repositories")
+        for name in ALL_FIELDS
+        if name in fields and name not in FIELDS[kind]
+    ]
+    values: dict[str, Any] = {}
+    if kind is RepositoryKind.PROXY:
+        values = {name: fields[name] for name in FIELDS[kind] if name in fields}
+        errors += _proxy_errors(values, creating=creating)
+        if creating:
+            values.setdefault("cache_ttl", DEFAULT_CACHE_TTL)
+            values.setdefault("file_mode", FileMode.STREAM.value)
+    if kind is RepositoryKind.VIRTUAL:
+        values = {name: fields[name] for name in ("merge", "upload_target_id") if name in fields}
+        if creating and not fields.get("members"):
+            errors.append(FieldError("members", "a virtual repository needs at least one member"))
+    if errors:
+        raise ValidationFailed("Invalid repository.", errors)
+    return values
+
+
+def _proxy_errors(values: Mapping[str, Any], *, creating: bool) -> list[FieldError]:
+    errors = []
+    url = values.get("remote_url")
+    if creating and not url:
+        errors.append(FieldError("remote_url", "is required for proxy repositories"))
+    elif url is not None and not is_http_url(url):
+        errors.append(FieldError("remote_url", "must be an http(s) URL of a Simple API index"))
+    if values.get("cache_ttl") is not None and values["cache_ttl"] < 0:
+        errors.append(FieldError("cache_ttl", "must be zero or more seconds"))
+    return errors
+
+
+def _kind_of(name: str) -> str:
+    return next(kind.value for kind, names in FIELDS.items() if name in names)
+
+
+async def check_members(
+    db: Database, space_id: str, virtual_id: str | None, member_ids: list[str], upload_target_id: str | None
+) -> None:
+    """Members: distinct hosted or proxy repositories of the same space; the upload target, hosted, among them."""
+    errors = []
+    if not all(isinstance(member, str) for member in member_ids):
+        raise ValidationFailed(
+            "Invalid repository members.", [FieldError("members", "must be a list of repository ids")]
+        )
+    if len(set(member_ids)) != len(member_ids):
+        errors.append(FieldError("members", "lists a repository twice"))
+    kinds = {}
+    valid_ids = [m for m in member_ids if is_uuid(m)]
+    if valid_ids:
+        found = await db.fetch_all(
+            sa.select(t.repositories.c.id, t.repositories.c.kind).where(
+                t.repositories.c.id.in_(valid_ids), t.repositories.c.space_id == space_id
+            )
+        )
+        kinds = {row["id"]: RepositoryKind(row["kind"]) for row in found}
+    for index, member_id in enumerate(member_ids):
+        kind = kinds.get(member_id)
+        if kind is None or member_id == virtual_id:
+            errors.append(FieldError(f"members[{index}]", "is not a repository of this space"))
+        elif kind is RepositoryKind.VIRTUAL:
+            errors.append(FieldError(f"members[{index}]", "a virtual repository cannot be a member"))
+    if upload_target_id is not None and (
+        upload_target_id not in member_ids or kinds.get(upload_target_id) is not RepositoryKind.HOSTED
+    ):
+        errors.append(FieldError("upload_target_id", "must be one of the hosted members"))
+    if errors:
+        raise ValidationFailed("Invalid repository members.", errors)
+
+
+async def replace_members(db: Database, virtual_id: str, member_ids: list[str]) -> None:
+    await db.execute(t.repository_members.delete().where(t.repository_members.c.virtual_id == virtual_id))
+    for position, member_id in enumerate(member_ids):
+        await db.execute(
+            t.repository_members.insert().values(virtual_id=virtual_id, member_id=member_id, position=position)
+        )

@@ -1,0 +1,1 @@
+"""Who may do what: users, teams, spaces with their members, project scopes, and naming rules."""

@@ -1,0 +1,1 @@
+"""What repositories hold: repository lifecycle, packages, files, uploads, blobs and retention."""

@@ -1,0 +1,88 @@
+"""Reading packages, their versions and files."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from qarion_pypi.context import Context
+from qarion_pypi.db import Row
+from qarion_pypi.db import tables as t
+from qarion_pypi.errors import NotFound
+from qarion_pypi.repositories.records import FileRecord, RepositoryRecord, file_query
+
+
+@dataclass
+class PackageView:
+    package: Row
+    files: list[FileRecord] = field(default_factory=list)
+
+    @property
+    def versions(self) -> list[str]:
+        """Every version with a file, newest first."""
+        return sorted({f.version for f in self.files}, key=_version_key, reverse=True)
+
+    @property
+    def latest(self) -> FileRecord | None:
+        """The newest non-yanked final release's file, else the newest non-yanked, else None."""
+        live = [f for f in self.files if not f.yanked]
+        finals = [f for f in live if not _version_key(f.version).is_prerelease]
+        pool = finals or live
+        return max(pool, key=lambda f: _version_key(f.version)) if pool else None
+
+    @property
+    def latest_version(self) -> str | None:
+        latest = self.latest
+        return latest.version if latest else None
+
+    @property
+    def summary(self) -> str:
+        latest = self.latest
+        return latest.summary if latest else str(self.package["summary"])
+
+
+def _version_key(text: str) -> Version:
+    try:
+        return Version(text)
+    except InvalidVersion:  # stored versions were validated on upload; keep sorting total anyway
+        return Version("0")
+
+
+async def list_packages(ctx: Context, repository: RepositoryRecord) -> list[PackageView]:
+    packages = await ctx.db.fetch_all(
+        sa.select(t.packages).where(t.packages.c.repository_id == repository.id).order_by(t.packages.c.normalized_name)
+    )
+    files = await ctx.db.fetch_all(file_query().where(t.files.c.repository_id == repository.id))
+    return _group(packages, [FileRecord.from_row(row) for row in files])
+
+
+async def get_package(ctx: Context, repository: RepositoryRecord, name: str) -> PackageView:
+    package = await ctx.db.fetch_one(
+        sa.select(t.packages).where(
+            t.packages.c.repository_id == repository.id,
+            t.packages.c.normalized_name == canonicalize_name(name),
+        )
+    )
+    if package is None:
+        raise NotFound(f"Package {name!r} not found.")
+    return await view_of(ctx, package)
+
+
+async def view_of(ctx: Context, package: Row) -> PackageView:
+    """A package with every one of its files."""
+    files = await ctx.db.fetch_all(
+        file_query().where(t.files.c.package_id == package["id"]).order_by(t.files.c.filename)
+    )
+    return PackageView(package, [FileRecord.from_row(row) for row in files])
+
+
+def _group(packages: Iterable[Row], files: Iterable[FileRecord]) -> list[PackageView]:
+    by_package: dict[str, list[FileRecord]] = defaultdict(list)
+    for file in files:
+        by_package[file.package_id].append(file)
+    return [PackageView(p, sorted(by_package[p["id"]], key=lambda f: f.filename)) for p in packages]

@@ -1,0 +1,58 @@
+"""A blob store that keeps committed blobs in memory (staging is still a local file, as for every store)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from qarion_pypi.storage import IncomingBlob, StoredBlob
+from qarion_pypi.storage.base import sweep_staging_dir
+
+
+class MemoryBlobStore:
+    name = "memory"
+
+    def __init__(self, staging: Path) -> None:
+        self.staging = staging
+        self.blobs: dict[str, bytes] = {}
+
+    def incoming(self) -> IncomingBlob:
+        return IncomingBlob(self.staging)
+
+    async def commit(self, blob: IncomingBlob) -> None:
+        assert blob.digests is not None
+        self.blobs.setdefault(blob.digests.sha256, blob.path.read_bytes())
+        blob.discard()
+
+    async def open(self, sha256: str) -> StoredBlob | None:
+        data = self.blobs.get(sha256)
+        if data is None:
+            return None
+
+        async def read(start: int, end: int) -> AsyncIterator[bytes]:
+            yield data[start:end]
+
+        return StoredBlob(sha256=sha256, size=len(data), read=read)
+
+    @asynccontextmanager
+    async def local_copy(self, sha256: str) -> AsyncIterator[Path]:
+        if sha256 not in self.blobs:
+            raise FileNotFoundError(sha256)
+        with tempfile.NamedTemporaryFile(dir=self.staging) as handle:
+            handle.write(self.blobs[sha256])
+            handle.flush()
+            yield Path(handle.name)
+
+    async def exists(self, sha256: str) -> bool:
+        return sha256 in self.blobs
+
+    async def delete(self, sha256: str) -> None:
+        self.blobs.pop(sha256, None)
+
+    async def sweep_staging(self, older_than: float) -> int:
+        return sweep_staging_dir(self.staging, older_than)
+
+    async def ready(self) -> None:
+        pass

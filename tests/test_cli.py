@@ -9,14 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.harness import LiveServer, free_port, server_environment, wait_until_serving
-
-
-def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = server_environment("unused-admin-key-000000") if env is None else env
-    return subprocess.run(
-        [sys.executable, "-m", "qarion_pypi", *map(str, args)], env=environ, capture_output=True, text=True, timeout=60
-    )
+from tests.support.harness import Command, LiveServer, cli, free_port, server_environment, wait_until_serving
 
 
 def test_generated_admin_key_is_printed_once(tmp_path: Path) -> None:
@@ -76,17 +69,17 @@ def test_admin_commands_work_on_the_data_dir(tmp_path: Path) -> None:
             server.stop()
 
 
-def test_cli_errors_name_the_problem(tmp_path: Path) -> None:
+def test_cli_errors_name_the_problem(tmp_path: Path, command: Command) -> None:
     data = tmp_path / "data"
-    assert cli("admin", "create-user", "bob", "--data-dir", data).returncode == 0
-    duplicate = cli("admin", "create-user", "bob", "--data-dir", data)
+    assert command("admin", "create-user", "bob", "--data-dir", data).returncode == 0
+    duplicate = command("admin", "create-user", "bob", "--data-dir", data)
     assert duplicate.returncode == 2 and "User 'bob' already exists" in duplicate.stderr
-    missing = cli("admin", "create-key", "nobody", "--data-dir", data)
+    missing = command("admin", "create-key", "nobody", "--data-dir", data)
     assert missing.returncode == 2 and "User 'nobody' not found" in missing.stderr
-    bad_config = cli("serve", "--config", tmp_path / "nope.toml", "--data-dir", data)
+    bad_config = command("serve", "--config", tmp_path / "nope.toml", "--data-dir", data)
     assert bad_config.returncode == 2 and "cannot read config file" in bad_config.stderr
-    bad_name = cli("admin", "create-user", "no spaces", "--data-dir", data)
+    bad_name = command("admin", "create-user", "no spaces", "--data-dir", data)
     assert bad_name.returncode == 2 and "Invalid username" in bad_name.stderr
-    short_key = server_environment("short")
-    too_short = cli("admin", "create-user", "carol", "--data-dir", tmp_path / "fresh", env=short_key)
+    short_key = {"QARION_PYPI_ADMIN_KEY": "short"}
+    too_short = command("admin", "create-user", "carol", "--data-dir", tmp_path / "fresh", env=short_key)
     assert too_short.returncode == 2 and "at least 16 characters" in too_short.stderr

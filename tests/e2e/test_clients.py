@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pypi_simple import ACCEPT_HTML_ONLY, ACCEPT_JSON_ONLY, PyPISimple
 
-from tests.e2e.clients import Clients, make_project
-from tests.harness import LiveServer, Repo, live_server, make_repo
+from tests.support.clients import Clients, make_project
+from tests.support.harness import LiveServer, Repo, live_server, make_repo
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +123,8 @@ def test_uv_installs_with_credentials_in_the_index_url(world: dict, tmp_path: Pa
 def test_uv_resolves_from_pep658_metadata_without_downloading(world: dict, tmp_path: Path) -> None:
     repo: Repo = world["repo"]
     clients: Clients = world["clients"]
-    log: Path = repo.server.log_path  # type: ignore[assignment]
+    assert isinstance(repo.server, LiveServer) and repo.server.log_path is not None
+    log = repo.server.log_path
     start = log.stat().st_size
     (tmp_path / "requirements.in").write_text("beta\n")
     compiled = clients.uv(

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import distbuilder as d
-from tests.e2e.clients import Clients, make_project
-from tests.harness import Repo, free_port, importing_server, live_server, make_repo, wait_for_job
+from tests.support import distbuilder as d
+from tests.support.clients import Clients, make_project
+from tests.support.harness import Repo, free_port, importing_server, live_server, make_repo, wait_for_job
 
 pytestmark = pytest.mark.slow
 
@@ -140,7 +140,7 @@ def test_an_import_interrupted_by_a_crash(tmp_path: Path) -> None:
     )
     port = free_port()
     upstream = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("throttled_http.py")), str(port), str(root)]
+        [sys.executable, str(Path(__file__).parents[1] / "support" / "throttled_http.py"), str(port), str(root)]
     )
     settings = {"upstream_index_url": f"http://127.0.0.1:{port}/simple/"}
     try:

@@ -8,11 +8,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests import distbuilder as d
-from tests.harness import LiveServer, live_server
+from tests.support import distbuilder as d
+from tests.support.harness import LiveServer, TestServer, live_server
 
 pytestmark = pytest.mark.slow
 
@@ -24,8 +23,9 @@ def fuzzed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServ
         yield running
 
 
-def test_the_document_lists_every_management_endpoint(server: LiveServer) -> None:
-    document = httpx.get(server.api + "/openapi.json").json()
+def test_the_document_lists_every_management_endpoint(server: TestServer) -> None:
+    with server.client() as anonymous:
+        document = anonymous.get("/openapi.json").json()
     assert document["openapi"].startswith("3.1")
     paths = document["paths"]
     assert "/api/v1.0/spaces/{slug}/package-repositories/project-scopes/{project_scope_id}/access" in paths

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.clients import Clients, make_project
-from tests.harness import LiveServer
+from tests.support.clients import Clients, make_project
+from tests.support.harness import LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +23,8 @@ def _key(admin: httpx.Client, username: str) -> str:
     return admin.post(f"/users/{username}/api-keys", json={"name": "laptop"}).json()["key"]
 
 
-def test_an_organisation_end_to_end(server: LiveServer, tmp_path: Path) -> None:
+def test_an_organisation_end_to_end(live: LiveServer, tmp_path: Path) -> None:
+    server = live
     tag = server.unique("org")
     platform = server.admin()
     users = {name: f"{name}-{tag}" for name in ("lead", "dev", "reader", "stranger")}

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.clients import Clients, make_project
-from tests.harness import LiveServer, live_server, static_server
+from tests.support.clients import Clients, make_project
+from tests.support.harness import LiveServer, live_server, static_server
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import distbuilder as d
-from tests.harness import LiveServer, Repo, live_server, wait_for_job
+from tests.support import distbuilder as d
+from tests.support.harness import Repo, TestServer, live_server, wait_for_job
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ RULES = [
 ]
 
 
-def _backdate(server: LiveServer, filename: str, days: int) -> None:
+def _backdate(server: TestServer, filename: str, days: int) -> None:
     when = (datetime.now(UTC) - timedelta(days=days)).replace(tzinfo=None).isoformat(sep=" ")
     with sqlite3.connect(server.data_dir / "qarion.db") as db:
         assert db.execute("UPDATE files SET created_at = ? WHERE filename = ?", (when, filename)).rowcount == 1

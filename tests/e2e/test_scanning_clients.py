@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.clients import Clients, make_project
-from tests.harness import Repo, importing_server, live_server, make_repo
-from tests.osv_data import write_export
-from tests.test_cli import cli
-from tests.test_scanning import set_policy, wait_for_scan
+from tests.support.clients import Clients, make_project
+from tests.support.harness import Repo, cli, importing_server, live_server, make_repo
+from tests.support.osv_data import write_export
+from tests.support.scanning import set_policy, wait_for_scan
 
 pytestmark = pytest.mark.slow
 

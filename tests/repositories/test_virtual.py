@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from packaging.utils import NormalizedName
 
 from qarion_pypi.repositories.base import BytesResource
 from qarion_pypi.repositories.records import RepositoryKind, VirtualSettings
@@ -26,17 +27,17 @@ async def test_first_member_owns_a_project_entirely() -> None:
         {"internal": ["internal-9.0-py3-none-any.whl"], "requests": ["requests-2.0-py3-none-any.whl"]}, slug="public"
     )
     virtual = _virtual(private, public)
-    page = await virtual.project_page("internal")
+    page = await virtual.project_page(NormalizedName("internal"))
     assert page is not None and [f.filename for f in page.files] == ["internal-1.0-py3-none-any.whl"]
     assert public.asked == []  # the private name never reaches the public member
-    assert (await virtual.project_page("requests")) is not None
+    assert (await virtual.project_page(NormalizedName("requests"))) is not None
     assert [p.normalized_name for p in (await virtual.project_list()).projects] == ["internal", "requests"]
 
 
 async def test_merge_takes_each_version_from_its_first_member() -> None:
     first = StaticRepository({"lib": ["lib-1.0-py3-none-any.whl", "lib-2.0.tar.gz"]}, slug="a")
     second = StaticRepository({"lib": ["lib-2.0-py3-none-any.whl", "lib-3.0-py3-none-any.whl"]}, slug="b")
-    page = await _virtual(first, second, merge=True).project_page("lib")
+    page = await _virtual(first, second, merge=True).project_page(NormalizedName("lib"))
     assert page is not None
     assert [f.filename for f in page.files] == [
         "lib-1.0-py3-none-any.whl",
@@ -52,7 +53,7 @@ async def test_merge_takes_each_version_from_its_first_member() -> None:
 
 async def test_entries_keep_their_links_relative_so_the_virtual_root_serves_them() -> None:
     member = StaticRepository({"lib": ["lib-1.0-py3-none-any.whl"]}, slug="m")
-    page = await _virtual(member).project_page("lib")
+    page = await _virtual(member).project_page(NormalizedName("lib"))
     assert page is not None and page.files[0].url == "files/m:lib-1.0-py3-none-any.whl/lib-1.0-py3-none-any.whl"
 
 

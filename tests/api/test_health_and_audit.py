@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests import distbuilder as d
-from tests.harness import LiveServer, Repo, live_server
+from tests.support import distbuilder as d
+from tests.support.harness import LiveServer, Repo, live_server
 
 
 def test_health_is_public_and_says_nothing_about_configuration(server: LiveServer) -> None:
-    response = httpx.get(server.url + "/health")
+    response = server.http().get("/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "checks": {"database": "ok", "blob_store": "ok"}}
     assert str(server.data_dir) not in response.text and "sqlite" not in response.text
@@ -41,7 +41,7 @@ def test_health_is_503_when_the_blob_store_is_gone(disposable_server: LiveServer
     assert httpx.get(disposable_server.url + "/health").status_code == 200
 
 
-def _events(client: httpx.Client, **params: object) -> list[dict]:
+def _events(client: httpx.Client, **params: str | int) -> list[dict]:
     response = client.get("/admin/audit", params=params)
     assert response.status_code == 200, response.text
     return response.json()
@@ -88,7 +88,7 @@ def test_filters(repo: Repo, server: LiveServer) -> None:
 
 
 def test_space_admins_see_their_spaces_only(repo: Repo, server: LiveServer) -> None:
-    from tests.harness import make_repo
+    from tests.support.harness import make_repo
 
     other = make_repo(server)
     with other.client() as other_admin:

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 
-from tests import distbuilder as d
-from tests.harness import API, LiveServer
+from tests.support import distbuilder as d
+from tests.support.harness import API, TestServer
 
 TABLE = """
 caller         role_based  none   view   publish  edit     space-wide
@@ -49,21 +50,21 @@ CELLS = {(row[0], column): level for row in _rows for column, level in zip(COLUM
 
 @dataclass
 class Org:
-    server: LiveServer
+    server: TestServer
     space: str
     keys: dict[str, str]
     repos: dict[str, dict]  # column -> repository document
     files: dict[str, str]  # column -> id of a seeded file
 
 
-def _user(admin, server: LiveServer, name: str) -> tuple[str, str]:
+def _user(admin: httpx.Client, server: TestServer, name: str) -> tuple[str, str]:
     username = server.unique(name)
     user = admin.post("/users", json={"username": username}).json()
     return user["id"], admin.post(f"/users/{username}/api-keys", json={"name": "t"}).json()["key"]
 
 
 @pytest.fixture(scope="module")
-def org(server: LiveServer) -> Iterator[Org]:
+def org(server: TestServer) -> Iterator[Org]:
     space = server.unique("access")
     keys: dict[str, str] = {"platform": server.admin_key}
     with server.admin() as admin:
@@ -122,9 +123,8 @@ def test_access(org: Org, caller: str, column: str) -> None:
     legacy = repo["upload_url"].removeprefix(server.url)
     filename = f"{caller}_{column}".replace("-", "_").replace("+", "_") + "-1.0-py3-none-any.whl"
     name = filename.split("-")[0]
-    import httpx
 
-    with httpx.Client(base_url=server.url, auth=("__token__", key)) as client:
+    with server.http(auth=("__token__", key)) as client:
         assert client.get(simple).status_code == _expected(level, "view")
         upload = client.post(legacy, data={":action": "file_upload", "protocol_version": "1"},
                              files={"content": (filename, d.wheel(name))})  # fmt: skip

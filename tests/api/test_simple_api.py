@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from tests import distbuilder as d
-from tests.harness import Repo
+from tests.support import distbuilder as d
+from tests.support.harness import Repo
 
 JSON_V1 = "application/vnd.pypi.simple.v1+json"
 

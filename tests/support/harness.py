@@ -1,4 +1,5 @@
-"""A real uvicorn server on a loopback socket, in a thread, with its own data dir."""
+"""Servers for tests: the app in this process (no socket), or ``qarion-pypi serve`` on a loopback
+port. Both give the same clients, so a test reads the same whichever it runs against."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,23 +22,23 @@ API = "/api/v1.0"
 
 
 @dataclass
-class LiveServer:
+class TestServer:
+    """What every test server offers: its URL and data, and clients with or without a key."""
+
+    __test__ = False  # not a test class, despite its name
+
     url: str
     data_dir: Path
     admin_key: str
-    process: subprocess.Popen[bytes] | None = None
-    log_path: Path | None = None
     _counter: list[int] = field(default_factory=lambda: [0])
 
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=20)
+    def transport(self) -> httpx.BaseTransport | None:
+        """How clients reach the server; None: over the network."""
+        return None
+
+    def http(self, *, auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None) -> httpx.Client:
+        """A client at the server root, as pip and twine talk to it."""
+        return httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=30, transport=self.transport())
 
     @property
     def api(self) -> str:
@@ -45,7 +46,7 @@ class LiveServer:
 
     def client(self, key: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.Client(base_url=self.api, headers=headers, timeout=30)
+        return httpx.Client(base_url=self.api, headers=headers, timeout=30, transport=self.transport())
 
     def admin(self) -> httpx.Client:
         return self.client(self.admin_key)
@@ -71,6 +72,22 @@ class LiveServer:
         return self.table_counts(), self.blobs()
 
 
+@dataclass
+class LiveServer(TestServer):
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=20)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -88,12 +105,16 @@ def server_environment(admin_key: str, **settings: Any) -> dict[str, str]:
     return environ
 
 
+def new_admin_key() -> str:
+    return "test-admin-" + secrets.token_hex(16)
+
+
 @contextmanager
 def live_server(data_dir: Path, admin_key: str | None = None, **settings: Any) -> Iterator[LiveServer]:
     """``qarion-pypi serve`` in a subprocess, as users run it, on a free loopback port.
 
     Pass the ``admin_key`` of an earlier run to restart a server on the same data dir."""
-    admin_key = admin_key or "test-admin-" + secrets.token_hex(16)
+    admin_key = admin_key or new_admin_key()
     port = free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     log = open(log_path, "wb")  # noqa: SIM115
@@ -127,11 +148,23 @@ def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:
     raise RuntimeError("test server did not start in time")
 
 
+# ``qarion-pypi`` with arguments, answering like a finished process (the ``command`` fixture).
+Command = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``qarion-pypi`` as a command, with a clean environment unless one is given."""
+    environ = server_environment("unused-admin-key-000000") if env is None else env
+    return subprocess.run(
+        [sys.executable, "-m", "qarion_pypi", *map(str, args)], env=environ, capture_output=True, text=True, timeout=60
+    )
+
+
 @dataclass
 class Repo:
     """A space and a space-wide repository made for one test, with keys for each role."""
 
-    server: LiveServer
+    server: TestServer
     space: str
     slug: str
     id: str
@@ -158,8 +191,7 @@ class Repo:
 
     def raw(self, role: str | None = "admin") -> httpx.Client:
         """A client at the server root with Basic __token__ auth, as pip and twine send it."""
-        auth = ("__token__", self.keys[role]) if role else None
-        return httpx.Client(base_url=self.server.url, auth=auth, timeout=30)
+        return self.server.http(auth=("__token__", self.keys[role]) if role else None)
 
     def upload(self, filename: str, content: bytes, role: str = "admin", **fields: str) -> httpx.Response:
         form = {":action": "file_upload", "protocol_version": "1", **fields}
@@ -170,7 +202,7 @@ class Repo:
 ROLES = ("viewer", "member", "editor", "admin")
 
 
-def make_repo(server: LiveServer) -> Repo:
+def make_repo(server: TestServer) -> Repo:
     space = server.unique("space")
     with server.admin() as admin:
         admin.post("/spaces", json={"name": space, "slug": space}).raise_for_status()

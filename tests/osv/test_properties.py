@@ -17,7 +17,7 @@ from packaging.version import InvalidVersion, Version
 
 from qarion_pypi.osv.matching import affects
 from qarion_pypi.osv.records import parse_record
-from tests.osv_data import RECORDS
+from tests.support.osv_data import RECORDS
 
 
 def _interval_affected(events: list[dict[str, str]], version: Version) -> bool:

@@ -7,8 +7,8 @@ import hashlib
 import httpx
 import pytest
 
-from tests import distbuilder as d
-from tests.harness import Repo
+from tests.support import distbuilder as d
+from tests.support.harness import LiveServer, Repo
 
 WHEEL = d.wheel()
 
@@ -70,29 +70,31 @@ def test_inaccessible_is_identical_to_missing(repo: Repo) -> None:
 )
 def test_client_endpoints_ask_for_basic_credentials(repo: Repo, auth: tuple[str, str] | None) -> None:
     file = _upload(repo)
-    with httpx.Client(base_url=repo.server.url, auth=auth) as http:
+    with repo.server.http(auth=auth) as http:
         for response in (http.get(repo.simple), http.get(file["download_url"]), http.post(repo.legacy)):
             assert response.status_code == 401
             assert response.headers["www-authenticate"].startswith("Basic ")
 
 
 def test_basic_with_a_real_username_and_bearer_both_work(repo: Repo) -> None:
-    with httpx.Client(base_url=repo.server.url, auth=("admin", repo.server.admin_key)) as http:
+    with repo.server.http(auth=("admin", repo.server.admin_key)) as http:
         assert http.get(repo.simple).status_code == 200
-    with httpx.Client(base_url=repo.server.url, headers={"Authorization": f"Bearer {repo.keys['viewer']}"}) as http:
+    with repo.server.http(headers={"Authorization": f"Bearer {repo.keys['viewer']}"}) as http:
         assert http.get(repo.simple).status_code == 200
 
 
 def test_garbled_authorization_is_401_not_500(repo: Repo) -> None:
     for header in ("Basic !!!", "Basic " + "dXNlcm5hbWU=", "Digest abc", "Bearer"):
-        with httpx.Client(base_url=repo.server.url, headers={"Authorization": header}) as http:
+        with repo.server.http(headers={"Authorization": header}) as http:
             assert http.get(repo.simple).status_code == 401, header
 
 
-def test_many_concurrent_downloads_of_a_large_file(repo: Repo) -> None:
+def test_many_concurrent_downloads_of_a_large_file(live_repo: Repo) -> None:
+    """Through a real server: memory-mapped slices under uvicorn's transport."""
     import concurrent.futures
     import os
 
+    repo = live_repo
     big = d.zip_bytes({**d.wheel_members("big"), "big/data.bin": os.urandom(4 * 1024 * 1024)}, compression=0)
     with repo.client() as api:
         file = api.post(f"{repo.manage}/files", files={"file": ("big-1.0-py3-none-any.whl", big)}).json()["file"]
@@ -104,5 +106,5 @@ def test_many_concurrent_downloads_of_a_large_file(repo: Repo) -> None:
     with concurrent.futures.ThreadPoolExecutor(16) as pool:
         bodies = list(pool.map(fetch, range(48)))
     assert all(body == big for body in bodies)
-    log = repo.server.data_dir.parent / f"{repo.server.data_dir.name}-server.log"
-    assert "Traceback" not in log.read_text()
+    assert isinstance(repo.server, LiveServer) and repo.server.log_path is not None
+    assert "Traceback" not in repo.server.log_path.read_text()

@@ -15,8 +15,8 @@ from qarion_pypi.upstream.http import Outbound
 from qarion_pypi.upstream.metadata import fetch_metadata
 from qarion_pypi.upstream.policy import OutboundPolicy
 from qarion_pypi.upstream.simple import Fetched
-from tests import distbuilder as d
-from tests.harness import Repo, importing_server, live_server, make_repo, static_server
+from tests.support import distbuilder as d
+from tests.support.harness import Repo, importing_server, live_server, make_repo, static_server
 
 LIMITS = ArchiveLimits(4 * 1024 * 1024, 100)
 

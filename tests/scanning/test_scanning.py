@@ -10,16 +10,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from qarion_pypi.scanning.policy import Enforcement, ScanPolicy
-from tests import distbuilder as d
-from tests.harness import (
+from tests.support import distbuilder as d
+from tests.support.harness import (
     LiveServer,
     Repo,
+    cli,
     free_port,
     helper_server,
     importing_server,
@@ -27,15 +27,15 @@ from tests.harness import (
     make_repo,
     wait_for_job,
 )
-from tests.osv_data import write_directory, write_export
-from tests.test_cli import cli
-
-JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
-
-
-def requiring(name: str, version: str, *requirements: str) -> bytes:
-    extra = "".join(f"Requires-Dist: {r}\n" for r in requirements)
-    return d.wheel(name, version, meta=d.metadata(name, version, extra=extra))
+from tests.support.osv_data import write_directory, write_export
+from tests.support.scanning import (
+    file_scan_path,
+    page_files,
+    requiring,
+    set_policy,
+    upload,
+    wait_for_scan,
+)
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +55,7 @@ def scanner(public: Repo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         export = write_export(tmp_path_factory.mktemp("osv") / "all.zip")
         loaded = cli("osv", "import", export, "--data-dir", data)  # while the server runs, as operators do
         assert loaded.returncode == 0, loaded.stderr
+        assert isinstance(repo.server, LiveServer)
         yield repo.server
 
 
@@ -72,42 +73,6 @@ def scanned(scanner: LiveServer) -> Repo:
     with repo.client() as api:
         assert api.patch(f"{repo.manage}/scan-policy", json=policy).status_code == 200
     return repo
-
-
-def upload(repo: Repo, filename: str, content: bytes) -> dict[str, Any]:
-    with repo.client() as api:
-        response = api.post(f"{repo.manage}/files", files={"file": (filename, content)})
-    assert response.status_code == 201, response.text
-    return dict(response.json()["file"])
-
-
-def file_scan_path(repo: Repo, file_id: str) -> str:
-    return f"/spaces/{repo.space}/package-repositories/files/{file_id}/scan"
-
-
-def wait_for_scan(repo: Repo, file_id: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    with repo.client() as api:
-        while time.monotonic() < deadline:
-            scan: dict[str, Any] = api.get(file_scan_path(repo, file_id)).json()
-            if scan["status"] in ("completed", "failed", "skipped"):
-                return scan
-            time.sleep(0.05)
-    raise AssertionError(f"the scan of {file_id} did not finish in {timeout} s")
-
-
-def page_files(repo: Repo, project: str) -> list[str]:
-    with repo.raw("viewer") as http:
-        response = http.get(f"{repo.simple}{project}/", headers=JSON)
-    assert response.status_code == 200
-    return [f["filename"] for f in response.json()["files"]]
-
-
-def set_policy(repo: Repo, **changes: Any) -> dict[str, Any]:
-    with repo.client() as api:
-        response = api.patch(f"{repo.manage}/scan-policy", json=changes)
-    assert response.status_code == 200, response.text
-    return dict(response.json())
 
 
 def test_policy_defaults_then_every_field(scanner: LiveServer) -> None:
@@ -332,7 +297,7 @@ def test_scanning_off_queues_nothing_and_says_why(scanner: LiveServer, tmp_path:
 def fake_osv_api(records: Path) -> Iterator[str]:
     port = free_port()
     with helper_server(
-        [sys.executable, "-m", "tests.fake_osv_api", str(port), str(records)], f"http://127.0.0.1:{port}"
+        [sys.executable, "-m", "tests.support.fake_osv_api", str(port), str(records)], f"http://127.0.0.1:{port}"
     ) as url:
         yield url
 

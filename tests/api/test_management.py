@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests import distbuilder as d
-from tests.harness import LiveServer, Repo
+from tests.support import distbuilder as d
+from tests.support.harness import LiveServer, Repo
 
 
 def test_repository_fields_and_counts(repo: Repo) -> None:
@@ -92,7 +91,7 @@ def test_delete_file_removes_unshared_blobs(repo: Repo) -> None:
 
 
 def test_shared_blobs_survive_deletion_elsewhere(server: LiveServer, repo: Repo) -> None:
-    from tests.harness import make_repo
+    from tests.support.harness import make_repo
 
     other = make_repo(server)
     content = d.wheel(salt="shared")
@@ -164,12 +163,12 @@ def test_repository_payload_errors(repo: Repo) -> None:
 
 
 def test_management_auth(server: LiveServer) -> None:
-    with httpx.Client(base_url=server.api) as anonymous:
+    with server.client() as anonymous:
         response = anonymous.get("/spaces")
         assert response.status_code == 401
         assert response.json()["detail"].startswith("Authentication required")
-    with httpx.Client(base_url=server.api, auth=("__token__", server.admin_key)) as basic:
-        assert basic.get("/me").json()["username"] == "admin"
+    with server.http(auth=("__token__", server.admin_key)) as basic:
+        assert basic.get("/api/v1.0/me").json()["username"] == "admin"
 
 
 def test_spaces_are_listed_only_for_members(repo: Repo) -> None:

@@ -98,22 +98,6 @@ async def test_rolled_back_transactions_leave_nothing(db: Database) -> None:
     assert await db.fetch_one(sa.select(t.users).where(t.users.c.username == "dan")) is None
 
 
-async def test_stale_staging_files_are_swept(tmp_path: Path) -> None:
-    import os
-    import time
-
-    from qarion_pypi.storage import FilesystemBlobStore
-
-    store = FilesystemBlobStore(tmp_path / "blobs")
-    stale, fresh = store.staging / "incoming-stale", store.staging / "incoming-fresh"
-    stale.write_bytes(b"half an upload")
-    fresh.write_bytes(b"an upload in progress")
-    hour_ago = time.time() - 7200
-    os.utime(stale, (hour_ago, hour_ago))
-    assert await store.sweep_staging(3600) == 1
-    assert not stale.exists() and fresh.exists()
-
-
 async def test_a_version_1_database_gains_the_scan_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     database = Database(f"sqlite:///{path}")

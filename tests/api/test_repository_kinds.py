@@ -1,79 +1,12 @@
-"""The outbound policy, virtual composition rules, and repository-kind validation."""
+"""Repository kinds through the management API: settings validation, virtual members, upload routing."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
 
-from qarion_pypi.upstream.policy import OutboundPolicy, OutboundRefused
-from tests import distbuilder as d
-from tests.harness import Repo
-
-pytestmark = pytest.mark.anyio
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["http://127.0.0.1/simple/", "http://localhost:8080/", "http://10.1.2.3/", "http://169.254.169.254/latest/",
-     "http://[::1]/", "http://192.168.0.10/", "file:///etc/passwd", "ftp://example.org/", "http://0.0.0.0/"],
-)  # fmt: skip
-async def test_policy_refuses_internal_targets(url: str) -> None:
-    with pytest.raises(OutboundRefused):
-        await OutboundPolicy(allow_private=False).check(httpx.URL(url))
-
-
-async def test_policy_allows_the_upstream_host_and_private_when_configured() -> None:
-    trusted = OutboundPolicy.for_upstream("http://127.0.0.1:3141/simple/", allow_private=False)
-    await trusted.check(httpx.URL("http://127.0.0.1:3141/simple/x/"))
-    with pytest.raises(OutboundRefused):
-        await trusted.check(httpx.URL("http://10.0.0.1/"))
-    await OutboundPolicy(allow_private=True).check(httpx.URL("http://10.0.0.1/"))
-    with pytest.raises(OutboundRefused):  # the scheme rule holds even then
-        await OutboundPolicy(allow_private=True).check(httpx.URL("file:///etc/passwd"))
-
-
-async def test_the_upstream_client_revalidates_with_etags(repo: Repo) -> None:
-    from qarion_pypi.upstream.http import Outbound
-    from qarion_pypi.upstream.simple import fetch_project
-
-    assert repo.upload("demo-1.0-py3-none-any.whl", d.wheel()).status_code == 200
-    outbound = Outbound(OutboundPolicy(allow_private=True))
-    try:
-        client = outbound.with_auth(("__token__", repo.keys["viewer"]))
-        index = repo.server.url + repo.simple
-        first = await fetch_project(client, index, "demo")
-        assert first.page is not None and first.etag
-        assert [f.filename for f in first.page.files] == ["demo-1.0-py3-none-any.whl"]
-        assert first.page.files[0].core_metadata  # the upstream's PEP 658 hash comes through
-        again = await fetch_project(client, index, "demo", first.etag)
-        assert again.not_modified
-        assert (await fetch_project(client, index, "absent")).page is None
-    finally:
-        await outbound.aclose()
-
-
-async def test_netrc_credentials_are_used_when_none_are_given(repo: Repo, tmp_path: object) -> None:
-    from pathlib import Path
-
-    from qarion_pypi.upstream.http import Outbound
-    from qarion_pypi.upstream.simple import UpstreamError, fetch_project
-
-    assert repo.upload("demo-1.0-py3-none-any.whl", d.wheel()).status_code == 200
-    netrc = Path(str(tmp_path)) / "netrc"
-    netrc.write_text(f"machine 127.0.0.1 login __token__ password {repo.keys['viewer']}\n")
-    netrc.chmod(0o600)
-    index = repo.server.url + repo.simple
-    with_netrc, without = (
-        Outbound(OutboundPolicy(allow_private=True), netrc=str(netrc)),
-        Outbound(OutboundPolicy(allow_private=True)),
-    )
-    try:
-        assert (await fetch_project(with_netrc.with_auth(None), index, "demo")).page is not None
-        with pytest.raises(UpstreamError, match="401"):
-            await fetch_project(without.with_auth(None), index, "demo")
-    finally:
-        await with_netrc.aclose()
-        await without.aclose()
+from tests.support import distbuilder as d
+from tests.support.harness import Repo
 
 
 def _create(repo: Repo, **payload: object) -> httpx.Response:

@@ -18,8 +18,8 @@ from qarion_pypi.osv.matching import affects
 from qarion_pypi.osv.provider import OsvProvider, merge_findings
 from qarion_pypi.osv.records import InvalidRecord, parse_record
 from qarion_pypi.osv.severity import level_for, severity_of
-from tests.osv_data import EXPECTED, RECORDS, write_directory, write_export
-from tests.test_cli import cli
+from tests.support.harness import Command
+from tests.support.osv_data import EXPECTED, RECORDS, write_directory, write_export
 
 
 @pytest.fixture
@@ -200,32 +200,32 @@ def _stored_ids(data: Path) -> list[str]:
         return [row[0] for row in db.execute("SELECT id FROM osv_records ORDER BY id")]
 
 
-def test_cli_import_replaces_the_records_in_one_go(tmp_path: Path) -> None:
+def test_cli_import_replaces_the_records_in_one_go(tmp_path: Path, command: Command) -> None:
     data = tmp_path / "data"
-    first = cli("osv", "import", write_export(tmp_path / "all.zip"), "--data-dir", data)
+    first = command("osv", "import", write_export(tmp_path / "all.zip"), "--data-dir", data)
     assert first.returncode == 0, first.stderr
     assert f"Imported {len(RECORDS) - 2} OSV records" in first.stdout and "2 withdrawn or not for PyPI" in first.stdout
     assert len(_stored_ids(data)) == len(RECORDS) - 2
 
     smaller = write_directory(tmp_path / "dir", [_record("PYSEC-2024-2"), {"id": "bad", "affected": "x"}])
-    second = cli("osv", "import", smaller, "--data-dir", data)
+    second = command("osv", "import", smaller, "--data-dir", data)
     assert second.returncode == 0, second.stderr
     assert "Imported 1 OSV records" in second.stdout and "1 refused" in second.stdout
     assert "refused bad.json: record bad: affected must be a list" in second.stdout
     assert _stored_ids(data) == ["PYSEC-2024-2"]
 
 
-def test_cli_import_of_nothing_usable_changes_nothing(tmp_path: Path) -> None:
+def test_cli_import_of_nothing_usable_changes_nothing(tmp_path: Path, command: Command) -> None:
     data = tmp_path / "data"
-    assert cli("osv", "import", write_export(tmp_path / "all.zip"), "--data-dir", data).returncode == 0
+    assert command("osv", "import", write_export(tmp_path / "all.zip"), "--data-dir", data).returncode == 0
     before = _stored_ids(data)
     junk = tmp_path / "junk"
     junk.mkdir()
     (junk / "x.json").write_text("{")
     for path, message in ((junk, "holds no usable PyPI records"), (tmp_path / "nope", "does not exist")):
-        result = cli("osv", "import", path, "--data-dir", data)
+        result = command("osv", "import", path, "--data-dir", data)
         assert result.returncode == 2 and message in result.stderr, result.stderr
-    assert "refused x.json: not valid JSON" in cli("osv", "import", junk, "--data-dir", data).stderr
+    assert "refused x.json: not valid JSON" in command("osv", "import", junk, "--data-dir", data).stderr
     assert _stored_ids(data) == before
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests import distbuilder as d
 from tests.conftest import TEST_MAX_UPLOAD
-from tests.harness import Repo
+from tests.support import distbuilder as d
+from tests.support.harness import Repo
 
 Setup = Callable[[Repo], None]
 

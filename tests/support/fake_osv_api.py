@@ -1,6 +1,6 @@
 """A stand-in for the OSV query API (``POST /v1/query``), over a directory of OSV records.
 
-Run as ``python -m tests.fake_osv_api PORT RECORDS_DIR``. It answers every record naming the
+Run as ``python -m tests.support.fake_osv_api PORT RECORDS_DIR``. It answers every record naming the
 package, a page at a time (one record per page, to exercise ``next_page_token``), and leaves
 version matching to the scanner, which applies it to every record whatever its source.
 """

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests import distbuilder as d
-from tests.harness import LiveServer, Repo
+from tests.support import distbuilder as d
+from tests.support.harness import LiveServer, Repo
 
 
 def _scopes(repo: Repo) -> str:
@@ -232,7 +231,7 @@ def test_api_keys_list_and_revoke_on_the_next_request(repo: Repo) -> None:
     with repo.client("member") as member:
         username = member.get("/me").json()["username"]
         created = member.post(f"/users/{username}/api-keys", json={"name": "ci"}).json()
-    with httpx.Client(base_url=repo.server.url, auth=("__token__", created["key"])) as http:
+    with repo.server.http(auth=("__token__", created["key"])) as http:
         assert http.get(repo.simple).status_code == 200
         assert http.get(repo.simple).status_code == 200  # now answered from the hot-path memo
         with repo.client("member") as member:

@@ -8,21 +8,20 @@ every fixed version.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import httpx
 
 from qarion_pypi.db import Database
 from qarion_pypi.osv import store
 from qarion_pypi.osv.matching import affects, fixed_versions
 from qarion_pypi.osv.records import ECOSYSTEM, Affected, InvalidRecord, Record, parse_record
 from qarion_pypi.osv.severity import Severity, rank, severity_of
-from qarion_pypi.upstream.http import AuthedClient
-from qarion_pypi.upstream.policy import OutboundRefused
+from qarion_pypi.upstream.http import AuthedClient, UpstreamError
 
 MAX_API_PAGES = 10
+MAX_API_ANSWER = 32 * 1024 * 1024
 
 
 class ProviderError(Exception):
@@ -67,13 +66,13 @@ class OsvProvider:
         records: list[Record] = []
         for _ in range(MAX_API_PAGES):
             try:
-                response = await self._client.post(self._api_url + "/query", json=body)
-            except (httpx.HTTPError, OutboundRefused) as exc:
-                raise ProviderError(f"the OSV API could not be reached ({exc.__class__.__name__})") from None
-            if response.status_code != 200:
-                raise ProviderError(f"the OSV API answered {response.status_code}")
+                reply = await self._client.fetch(self._api_url + "/query", json=body, max_bytes=MAX_API_ANSWER)
+            except UpstreamError as exc:
+                raise ProviderError(f"the OSV API could not be reached ({exc})") from None
+            if reply.status != 200:
+                raise ProviderError(f"the OSV API answered {reply.status}")
             try:
-                document = response.json()
+                document = json.loads(reply.body)
                 page = [parse_record(item) for item in document.get("vulns") or []]
             except (ValueError, AttributeError) as exc:
                 detail = str(exc) if isinstance(exc, InvalidRecord) else "not a JSON object"

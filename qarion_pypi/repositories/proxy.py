@@ -33,8 +33,8 @@ from qarion_pypi.repositories.base import (
 from qarion_pypi.repositories.records import FileMode, RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
 from qarion_pypi.upstream.download import UpstreamFile
+from qarion_pypi.upstream.http import UpstreamError
 from qarion_pypi.upstream.metadata import pep658
-from qarion_pypi.upstream.simple import UpstreamError
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,8 @@ from qarion_pypi.db.ids import is_uuid, new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.repositories.records import ProxySettings, RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectPage
-from qarion_pypi.upstream.simple import UpstreamError, fetch_project
+from qarion_pypi.upstream.http import UpstreamError
+from qarion_pypi.upstream.simple import fetch_project
 
 
 def settings(record: RepositoryRecord) -> ProxySettings:

@@ -19,8 +19,9 @@ from qarion_pypi.distributions.metadata import parse_core_metadata
 from qarion_pypi.errors import Unavailable
 from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import FileEntry
+from qarion_pypi.upstream.http import UpstreamError
 from qarion_pypi.upstream.metadata import fetch_metadata
-from qarion_pypi.upstream.simple import UpstreamError, fetch_project
+from qarion_pypi.upstream.simple import fetch_project
 
 
 class UpstreamIndex:

@@ -14,9 +14,7 @@ from contextlib import AsyncExitStack
 import httpx
 
 from qarion_pypi.storage import Digests, IncomingBlob
-from qarion_pypi.upstream.http import AuthedClient
-from qarion_pypi.upstream.policy import OutboundRefused
-from qarion_pypi.upstream.simple import UpstreamError
+from qarion_pypi.upstream.http import AuthedClient, UpstreamError
 
 CHUNK = 1024 * 1024
 
@@ -47,10 +45,10 @@ class UpstreamFile:
         name = name or url.rsplit("/", 1)[-1]
         stack = AsyncExitStack()
         try:
-            response = await stack.enter_async_context(client.stream("GET", url, follow_redirects=True))
-        except (httpx.HTTPError, OutboundRefused) as exc:
+            response = await stack.enter_async_context(client.stream("GET", url))
+        except UpstreamError as exc:
             await stack.aclose()
-            raise UpstreamError(f"the upstream could not be reached for {name} ({exc.__class__.__name__})") from None
+            raise UpstreamError(f"the upstream could not be reached for {name} ({exc})") from None
         if response.status_code != 200:
             await stack.aclose()
             raise UpstreamError(f"the upstream answered {response.status_code} for {name}")

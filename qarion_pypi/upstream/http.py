@@ -1,17 +1,36 @@
-"""The server's one outbound HTTP client: every request passes the outbound policy."""
+"""The server's one outbound HTTP client: every request passes the outbound policy, every body
+is read up to a bound, and every failure is an ``UpstreamError`` (httpx stays in this folder)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import httpx
 
 from qarion_pypi import __version__
-from qarion_pypi.upstream.policy import OutboundPolicy, PolicyTransport
+from qarion_pypi.upstream.policy import OutboundPolicy, OutboundRefused, PolicyTransport
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+RETRIES = 3
+_TRANSIENT = {502, 503, 504}
+
+
+class UpstreamError(Exception):
+    """The upstream answered something we cannot use (or did not answer)."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole, bounded answer."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str  # after redirects
 
 
 class Outbound:
@@ -39,19 +58,64 @@ class AuthedClient:
         self._client = client
         self._auth = auth
 
-    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        if self._auth:
-            kwargs["auth"] = self._auth
-        return await self._client.get(url, **kwargs)
+    async def fetch(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        retry: bool = True,
+    ) -> Reply:
+        """GET (or POST ``json``) with redirects followed, reading at most ``max_bytes`` of the
+        body. With ``retry``, connection errors, timeouts and 502/503/504 are tried up to
+        ``RETRIES`` times."""
+        for attempt in range(1, RETRIES + 1):
+            last = attempt == RETRIES or not retry
+            try:
+                reply = await self._once(url, max_bytes=max_bytes, headers=headers, json=json)
+            except _Transient as exc:
+                if last:
+                    raise UpstreamError(f"the upstream could not be reached ({exc})") from None
+            else:
+                if reply.status not in _TRANSIENT or last:
+                    return reply
+            await anyio.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
 
-    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        if self._auth:
-            kwargs["auth"] = self._auth
-        return await self._client.post(url, **kwargs)
+    async def _once(self, url: str, *, max_bytes: int, headers: Mapping[str, str] | None, json: Any) -> Reply:
+        method = "GET" if json is None else "POST"
+        async with self.stream(method, url, headers=dict(headers or {}), json=json) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise UpstreamError(f"the upstream's answer is larger than {max_bytes} bytes")
+            body = bytearray()
+            try:
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > max_bytes:
+                        raise UpstreamError(f"the upstream's answer is larger than {max_bytes} bytes")
+            except httpx.HTTPError as exc:
+                raise _Transient(exc.__class__.__name__) from None
+            return Reply(response.status_code, dict(response.headers), bytes(body), str(response.url))
 
     @asynccontextmanager
     async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
+        """A streamed request for this folder's own readers; errors before the answer are
+        UpstreamError (the outbound policy's refusals included)."""
         if self._auth:
             kwargs["auth"] = self._auth
-        async with self._client.stream(method, url, **kwargs) as response:
-            yield response
+        kwargs.setdefault("follow_redirects", True)
+        try:
+            async with self._client.stream(method, url, **kwargs) as response:
+                yield response
+        except OutboundRefused as exc:
+            raise UpstreamError(f"the outbound policy refused the request: {exc}") from None
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            raise _Transient(exc.__class__.__name__) from None
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"the upstream request failed ({exc.__class__.__name__})") from None
+
+
+class _Transient(UpstreamError):
+    """A connection error or timeout: worth another try."""

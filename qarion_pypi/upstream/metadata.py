@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio.to_thread
-import httpx
 
 from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import parse_dist_filename
@@ -24,9 +23,7 @@ from qarion_pypi.errors import BadRequest
 from qarion_pypi.simple.model import FileEntry
 from qarion_pypi.storage import IncomingBlob
 from qarion_pypi.upstream.download import download
-from qarion_pypi.upstream.http import AuthedClient
-from qarion_pypi.upstream.policy import OutboundRefused
-from qarion_pypi.upstream.simple import UpstreamError, get_with_retries
+from qarion_pypi.upstream.http import AuthedClient, Reply, UpstreamError
 
 TAIL = 64 * 1024
 MIN_FETCH = 64 * 1024
@@ -103,23 +100,14 @@ async def fetch_metadata(
     return MetadataSource(await _by_download(client, entry, limits, max_download), "download")
 
 
-async def _get(client: AuthedClient, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    try:
-        return await get_with_retries(client, url, headers or {})
-    except (httpx.HTTPError, OutboundRefused) as exc:
-        raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
-
-
 async def pep658(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits) -> bytes:
     """The index's ``.metadata`` file for ``entry``, bounded and checked against its published hash."""
-    response = await _get(client, entry.url + ".metadata")
-    if response.status_code != 200:
-        raise UpstreamError(f"the upstream answered {response.status_code} for the metadata of {entry.filename}")
-    if len(response.content) > limits.max_metadata_bytes:
-        raise UpstreamError(f"the metadata of {entry.filename} is larger than this server accepts")
-    if isinstance(entry.core_metadata, str) and hashlib.sha256(response.content).hexdigest() != entry.core_metadata:
+    reply = await client.fetch(entry.url + ".metadata", max_bytes=limits.max_metadata_bytes)
+    if reply.status != 200:
+        raise UpstreamError(f"the upstream answered {reply.status} for the metadata of {entry.filename}")
+    if isinstance(entry.core_metadata, str) and hashlib.sha256(reply.body).hexdigest() != entry.core_metadata:
         raise UpstreamError(f"the metadata of {entry.filename} does not match its published sha256")
-    return response.content
+    return reply.body
 
 
 async def _by_ranges(client: AuthedClient, entry: FileEntry, limits: ArchiveLimits) -> bytes | None:
@@ -154,17 +142,27 @@ def _read_member(sparse: SparseFile, filename: str, limits: ArchiveLimits) -> by
         raise BadRequest(f"Wheel '{filename}' is not a valid ZIP archive ({exc.__class__.__name__}).") from None
 
 
+async def _ranged(client: AuthedClient, url: str, start: int, end: int) -> Reply | None:
+    """The bytes [start, end) as a 206, or None: an upstream without ranges answers the whole
+    file, which the bound cuts off (the caller then downloads it the bounded way)."""
+    try:
+        reply = await client.fetch(url, headers={"Range": f"bytes={start}-{end - 1}"}, max_bytes=end - start)
+    except UpstreamError:
+        return None
+    return reply if reply.status == 206 and len(reply.body) == end - start else None
+
+
 async def _content_length(client: AuthedClient, url: str) -> int:
-    response = await _get(client, url, {"Range": "bytes=0-0"})
-    total = response.headers.get("content-range", "").rpartition("/")[2]
-    return int(total) if response.status_code == 206 and total.isdigit() else 0
+    reply = await _ranged(client, url, 0, 1)
+    total = reply.headers.get("content-range", "").rpartition("/")[2] if reply else ""
+    return int(total) if total.isdigit() else 0
 
 
 async def _fetch_range(client: AuthedClient, url: str, sparse: SparseFile, start: int, end: int) -> bool:
-    response = await _get(client, url, {"Range": f"bytes={start}-{end - 1}"})
-    if response.status_code != 206 or len(response.content) != end - start:
+    reply = await _ranged(client, url, start, end)
+    if reply is None:
         return False  # no range support: the caller falls back to a full download
-    sparse.add(start, response.content)
+    sparse.add(start, reply.body)
     return True
 
 

@@ -9,21 +9,14 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
-import anyio
-import httpx
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
 from qarion_pypi.simple.model import FileEntry, ProjectPage
 from qarion_pypi.simple.negotiate import HTML_V1, JSON_V1
-from qarion_pypi.upstream.http import AuthedClient
-from qarion_pypi.upstream.policy import OutboundRefused
+from qarion_pypi.upstream.http import AuthedClient, UpstreamError
 
 ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, text/html;q=0.01"
 MAX_PAGE_BYTES = 32 * 1024 * 1024
-
-
-class UpstreamError(Exception):
-    """The upstream answered something we cannot use (or did not answer)."""
 
 
 @dataclass(frozen=True)
@@ -35,49 +28,22 @@ class Fetched:
     unsupported: tuple[str, ...] = ()
 
 
-RETRIES = 3
-_TRANSIENT = {502, 503, 504}
-
-
-async def get_with_retries(client: AuthedClient, url: str, headers: dict[str, str]) -> httpx.Response:
-    """GET with up to RETRIES attempts on connection errors, timeouts and 502/503/504."""
-    for attempt in range(1, RETRIES + 1):
-        try:
-            response = await client.get(url, headers=headers, follow_redirects=True)
-        except (httpx.TransportError, httpx.TimeoutException):
-            if attempt == RETRIES:
-                raise
-        else:
-            if response.status_code not in _TRANSIENT or attempt == RETRIES:
-                return response
-        await anyio.sleep(0.2 * attempt)
-    raise AssertionError("unreachable")
-
-
 async def fetch_project(client: AuthedClient, index_url: str, name: str, etag: str | None = None) -> Fetched:
     url = urljoin(index_url.rstrip("/") + "/", f"{name}/")
     headers = {"Accept": ACCEPT}
     if etag:
         headers["If-None-Match"] = etag
-    try:
-        response = await get_with_retries(client, url, headers)
-    except httpx.HTTPError as exc:
-        raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}") from None
-    except OutboundRefused as exc:
-        raise UpstreamError(f"the outbound policy refused the upstream: {exc}") from None
-    if response.status_code == 304:
+    reply = await client.fetch(url, headers=headers, max_bytes=MAX_PAGE_BYTES)
+    if reply.status == 304:
         return Fetched(None, etag, not_modified=True)
-    if response.status_code == 404:
+    if reply.status == 404:
         return Fetched(None, None)
-    if response.status_code != 200:
-        raise UpstreamError(f"upstream answered {response.status_code}")
-    if len(response.content) > MAX_PAGE_BYTES:
-        raise UpstreamError("upstream page is too large")
-    base = str(response.url)
-    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    if reply.status != 200:
+        raise UpstreamError(f"upstream answered {reply.status}")
+    content_type = reply.headers.get("content-type", "").split(";")[0].strip()
     parse = _from_json if content_type == JSON_V1 else _from_html
-    page, unsupported = parse(response.content, base, name)
-    return Fetched(page, response.headers.get("etag"), unsupported=tuple(unsupported))
+    page, unsupported = parse(reply.body, reply.url, name)
+    return Fetched(page, reply.headers.get("etag"), unsupported=tuple(unsupported))
 
 
 def _from_json(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str]]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from qarion_pypi.upstream.http import Outbound
+from qarion_pypi.upstream.http import Outbound, UpstreamError
 from qarion_pypi.upstream.policy import OutboundPolicy
-from qarion_pypi.upstream.simple import UpstreamError, fetch_project
+from qarion_pypi.upstream.simple import fetch_project
 from tests.support import distbuilder as d
 from tests.support.harness import Repo
 

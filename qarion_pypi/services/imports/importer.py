@@ -30,7 +30,7 @@ from qarion_pypi.services.imports.params import ImportParams
 from qarion_pypi.services.imports.upstream_preview import upstream_project
 from qarion_pypi.simple.model import FileEntry
 from qarion_pypi.upstream.download import HashMismatch, download
-from qarion_pypi.upstream.simple import UpstreamError
+from qarion_pypi.upstream.http import UpstreamError
 
 JOB_KIND = "pypi_import"
 

@@ -19,8 +19,9 @@ from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filenam
 from qarion_pypi.distributions.metadata import parse_core_metadata
 from qarion_pypi.errors import BadRequest, NotFound, Unavailable
 from qarion_pypi.simple.model import FileEntry
+from qarion_pypi.upstream.http import UpstreamError
 from qarion_pypi.upstream.metadata import fetch_metadata
-from qarion_pypi.upstream.simple import Fetched, UpstreamError, fetch_project
+from qarion_pypi.upstream.simple import Fetched, fetch_project
 
 
 @dataclass

@@ -10,9 +10,11 @@ from typing import Any
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount
 
 from qarion_pypi.api import client, health, routes
+from qarion_pypi.api.guard import RefuseControlCharacters
 from qarion_pypi.api.http import API_PREFIX, error_response
 from qarion_pypi.config import Settings
 from qarion_pypi.context import Context
@@ -20,6 +22,7 @@ from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError, Unavailable
 from qarion_pypi.jobs.queue import JobQueue, JobRecord, Progress
+from qarion_pypi.repositories import core_metadata
 from qarion_pypi.repositories.builder import RepositoryBuilder
 from qarion_pypi.scanning import blocking, scans
 from qarion_pypi.services.accounts import users
@@ -38,6 +41,8 @@ JOB_HANDLERS = {
     importer.JOB_KIND: importer.run_job,
     scans.JOB_KIND: scans.run_job,
 }
+# Data changes that come with a schema version (run once when an older database is opened).
+SCHEMA_UPGRADES = {3: core_metadata.backfill}
 # What every repository passes through on its way to package clients, in order.
 REPOSITORY_WRAPPERS = (blocking.wrap,)
 
@@ -71,7 +76,7 @@ async def open_context(ctx: Context) -> str | None:
     """Connect and prepare the schema; returns a newly generated admin key, if any."""
     await ctx.db.connect()
     try:
-        await ctx.db.create_schema()
+        await ctx.db.create_schema(SCHEMA_UPGRADES)
         swept = await ctx.blobs.sweep_staging(STALE_STAGING_SECONDS)
         if swept:
             log.warning("removed %d staging files left by an earlier crash", swept)
@@ -117,6 +122,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=[*health.routes, Mount(API_PREFIX, routes=[*client.routes, *routes.routes])],
         exception_handlers={QarionError: error_response},
+        middleware=[Middleware(RefuseControlCharacters)],
         lifespan=lifespan,
     )
     app.state.ctx = ctx

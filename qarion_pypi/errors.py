@@ -56,6 +56,12 @@ class Conflict(QarionError):
     status = 409
 
 
+class Gone(QarionError):
+    """What the request asks for no longer exists here (legacy registration, say)."""
+
+    status = 410
+
+
 class PayloadTooLarge(QarionError):
     status = 413
 

@@ -101,6 +101,11 @@ def error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QarionError)
     if is_client_path(request.url.path):
         return client_error(exc)
+    return management_error(exc)
+
+
+def management_error(exc: QarionError) -> Response:
+    """Management surface: JSON naming the problem and each bad field."""
     headers = {"WWW-Authenticate": REALM} if isinstance(exc, Unauthenticated) else None
     body = {"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors]}
     return JSONResponse(body, status_code=exc.status, headers=headers)

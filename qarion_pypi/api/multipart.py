@@ -151,7 +151,7 @@ class _FormReader:
 async def read_upload_form(
     request: Request, file_field: str, new_blob: Callable[[], IncomingBlob], max_file_bytes: int
 ) -> ReceivedForm:
-    """Read the whole form; the caller must ``discard()`` the result when done with it."""
+    """Read the whole form (its file, if any, finished); the caller must ``discard()`` the result."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
@@ -176,8 +176,4 @@ async def read_upload_form(
     except BaseException:
         reader.form.discard()
         raise
-    form = reader.form
-    if form.blob is None or form.blob.digests is None:
-        form.discard()
-        raise BadRequest(f"Upload payload does not have a file (form field {file_field!r}).")
-    return form
+    return reader.form

@@ -5,6 +5,7 @@ Unknown fields, wrong types and bad values become 422 field errors, all reported
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,10 @@ from typing import Any
 from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.services.accounts.naming import SLUG_PATTERN
 
+# C0 controls and DEL: never part of a name, and PostgreSQL cannot store NUL at all. Multi-line
+# text (descriptions) may hold tabs and line breaks.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _JSON_TYPES: dict[type, str] = {str: "string", bool: "boolean", int: "integer", list: "array", dict: "object"}
 _TYPE_NAMES = {str: "a string", bool: "a boolean", int: "an integer", list: "a list", dict: "an object"}
 
@@ -28,6 +33,7 @@ class Field:
     items: Mapping[str, Field] | None = None  # for lists of objects
     item_kind: type | None = None  # for lists of plain values
     description: str = ""
+    multiline: bool = False  # may hold tabs and line breaks
 
     def problem(self, value: Any) -> str | None:
         # bool is an int in Python; JSON true is never a valid integer here.
@@ -45,6 +51,8 @@ class Field:
             return f"must be at most {self.max_length} characters"
         if self.non_blank and isinstance(value, str) and not value.strip():
             return "must not be blank"
+        if _has_control(value, _CONTROL_IN_TEXT if self.multiline else _CONTROL):
+            return "must not contain control characters"
         return None
 
     def json_schema(self) -> dict[str, Any]:
@@ -79,7 +87,18 @@ SLUG = Field(
     pattern=SLUG_PATTERN,
     description="lowercase letters, digits and hyphens; made from the name if omitted",
 )
-DESCRIPTION = Field(str, max_length=10_000)
+DESCRIPTION = Field(str, max_length=10_000, multiline=True)
+
+
+def _has_control(value: Any, pattern: re.Pattern[str]) -> bool:
+    """In a string, or in any string a list or object holds (keys too)."""
+    if isinstance(value, str):
+        return bool(pattern.search(value))
+    if isinstance(value, list):
+        return any(_has_control(item, pattern) for item in value)
+    if isinstance(value, dict):
+        return any(_has_control(key, pattern) or _has_control(item, pattern) for key, item in value.items())
+    return False
 
 
 def object_schema(spec: Spec) -> dict[str, Any]:

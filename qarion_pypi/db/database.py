@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,8 @@ from qarion_pypi.db import tables
 from qarion_pypi.db.changes import ChangeToken, NoChangeToken, SQLiteDataVersion
 
 Row = Mapping[str, Any]
+# A data change that comes with a schema version, run once when an older database is upgraded.
+Upgrade = Callable[["Database"], Awaitable[None]]
 
 
 def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str, list[Any]]:
@@ -37,6 +39,11 @@ ADDED_COLUMNS = [
     ("2", "files", "scan_max_severity"),
     ("2", "files", "scan_finding_count"),
     ("3", "audit_events", "resource_name"),
+    ("3", "files", "metadata_trusted"),
+    ("3", "files", "requires_external"),
+    ("3", "files", "provides_extra"),
+    ("3", "proxy_files", "metadata_trusted"),
+    ("3", "proxy_files", "dependencies"),
 ]
 
 
@@ -71,9 +78,10 @@ class Database:
         """Moves whenever anything commits; None when the backend cannot tell (no caching)."""
         return self._changes.current()
 
-    async def create_schema(self) -> bool:
-        """Create missing tables and indexes, and bring an older schema up to date; True when
-        the database was new."""
+    async def create_schema(self, upgrades: Mapping[int, Upgrade] | None = None) -> int | None:
+        """Create missing tables and indexes, and bring an older schema up to date, running the
+        data ``upgrades`` of each newer version in the same transaction; returns the version the
+        database had before (None when it was new)."""
         async with self.transaction():
             existing = await self._table_exists("schema_info")
             version = await self._db.fetch_val(
@@ -89,6 +97,9 @@ class Database:
                 await self._db.execute(CreateTable(table, if_not_exists=True))
                 for index in table.indexes:
                     await self._db.execute(CreateIndex(index, if_not_exists=True))
+            for upgraded_in, upgrade in sorted((upgrades or {}).items()):
+                if existing and int(version) < upgraded_in:
+                    await upgrade(self)
             if not existing:
                 await self._db.execute(tables.schema_info.insert().values(key="version", value=SCHEMA_VERSION))
             elif version != SCHEMA_VERSION:
@@ -97,7 +108,7 @@ class Database:
                     .where(tables.schema_info.c.key == "version")
                     .values(value=SCHEMA_VERSION)
                 )
-        return not existing
+        return int(version) if existing else None
 
     def _dialect(self) -> sa.engine.Dialect:
         return sqlite.dialect() if self.is_sqlite else postgresql.dialect()  # type: ignore[no-untyped-call]

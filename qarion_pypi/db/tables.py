@@ -192,6 +192,10 @@ proxy_files = sa.Table(
     sa.Column("upstream_metadata", sa.String(64), nullable=True),
     sa.Column("blob_sha256", sa.String(64), nullable=True),
     sa.Column("metadata_sha256", sa.String(64), nullable=True),
+    # Once the metadata is here: whether resolvers may trust it (PEP 643), and its resolver fields
+    # as {"requires_dist": [...], "requires_external": [...], "provides_extra": [...]}.
+    sa.Column("metadata_trusted", sa.Boolean, nullable=True),
+    sa.Column("dependencies", sa.JSON, nullable=True),
     sa.UniqueConstraint("repository_id", "filename", name="uq_proxy_file"),
 )
 
@@ -229,6 +233,11 @@ files = sa.Table(
     sa.Column("storage_backend", sa.String(32), nullable=False),
     # Core metadata (PEP 658), a row of core_metadata; NULL when the file has none.
     sa.Column("metadata_sha256", sa.String(64), nullable=True),
+    # May resolvers use it instead of the file (always for wheels; PEP 643 decides for sdists)?
+    sa.Column("metadata_trusted", sa.Boolean, nullable=False, default=True, server_default=sa.true()),
+    # The rest of what resolvers read from core metadata, shown in JSON pages when trusted.
+    sa.Column("requires_external", sa.JSON, nullable=False, default=list, server_default="[]"),
+    sa.Column("provides_extra", sa.JSON, nullable=False, default=list, server_default="[]"),
     sa.Column("yanked", sa.Boolean, nullable=False, default=False),
     sa.Column("yanked_reason", sa.Text, nullable=True),
     _time("yanked_at", nullable=True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from packaging.metadata import InvalidMetadata, Metadata, parse_email
@@ -22,6 +23,13 @@ _KNOWN_HEADERS = {
 }  # fmt: skip
 
 
+# PEP 643: what resolvers read from core metadata. An sdist's metadata may stand in for its
+# build's only when none of these is left to the build (Dynamic) and the format knows Dynamic.
+RESOLVER_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
+_STATIC_SINCE = Version("2.2")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 @dataclass(frozen=True)
 class CoreMetadata:
     raw: bytes
@@ -32,6 +40,19 @@ class CoreMetadata:
     summary: str
     requires_python: str | None
     requires_dist: tuple[str, ...]
+    requires_external: tuple[str, ...] = ()
+    provides_extra: tuple[str, ...] = ()
+    dynamic: frozenset[str] = frozenset()  # lowercased field names
+
+    def trusted_for(self, distribution_type: str) -> bool:
+        """May resolvers use this metadata instead of building the distribution (PEP 658/643)?
+
+        A wheel's metadata is what installs. An sdist's PKG-INFO is only when it is at least
+        Metadata-Version 2.2 and marks none of the resolver's fields Dynamic; older sdists
+        declare their dependencies in setup.py, which only a build reveals."""
+        if distribution_type == "wheel":
+            return True
+        return Version(self.metadata_version) >= _STATIC_SINCE and not (self.dynamic & RESOLVER_FIELDS)
 
 
 def parse_core_metadata(raw: bytes) -> CoreMetadata:
@@ -51,6 +72,11 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
     except ExceptionGroup as group:
         problems += [_describe(exc) for exc in group.exceptions if not _is_mislabelled_version(exc)]
         metadata = Metadata.from_raw(fields, validate=False)
+    problems += [
+        f"{field!r} contains control characters"
+        for field in ("summary", "requires_external", "requires_python")
+        if any(_CONTROL.search(value) for value in _values(fields.get(field)))
+    ]
     if problems:
         raise BadRequest("Invalid distribution metadata: " + "; ".join(sorted(problems)))
     try:
@@ -64,9 +90,18 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
             # Keep the author's own spelling: str(SpecifierSet) would reorder the specifiers.
             requires_python=fields.get("requires_python") or None,
             requires_dist=tuple(fields.get("requires_dist", ())),
+            requires_external=tuple(fields.get("requires_external", ())),
+            provides_extra=tuple(fields.get("provides_extra", ())),
+            dynamic=frozenset(name.lower() for name in fields.get("dynamic", ())),
         )
     except (InvalidMetadata, ValueError) as exc:
         raise BadRequest(f"Invalid distribution metadata: {exc}") from None
+
+
+def _values(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 def _is_mislabelled_version(exc: BaseException) -> bool:

@@ -14,7 +14,7 @@ from packaging.version import InvalidVersion, Version
 
 from qarion_pypi.distributions.filenames import PACKAGETYPES, DistFilename
 from qarion_pypi.distributions.metadata import CoreMetadata
-from qarion_pypi.errors import BadRequest
+from qarion_pypi.errors import BadRequest, Gone
 from qarion_pypi.storage import Digests
 
 _DIGEST_FIELDS = {"md5_digest": "md5", "sha256_digest": "sha256", "blake2_256_digest": "blake2_256"}
@@ -25,6 +25,11 @@ def check_legacy_action(form: Mapping[str, str]) -> None:
     action = form.get(":action")
     if action is None:
         raise BadRequest("Missing ':action' field; only ':action=file_upload' is supported.")
+    if action == "submit":  # ``twine register``
+        raise Gone(
+            "Registration is not needed: a project is created by the first upload of one of its files. "
+            "Upload them with `twine upload` instead."
+        )
     if action != "file_upload":
         raise BadRequest(f"Unsupported ':action' {action!r}; only 'file_upload' is supported.")
     version = form.get("protocol_version", "1")

@@ -15,7 +15,7 @@ from qarion_pypi.db.ids import is_uuid
 from qarion_pypi.repositories import core_metadata
 from qarion_pypi.repositories.base import METADATA_SUFFIX, BlobResource, BytesResource, Resource, file_link
 from qarion_pypi.repositories.records import RepositoryRecord
-from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
+from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage, ResolverMetadata
 
 _PAGE_COLUMNS = (
     t.files.c.id,
@@ -28,6 +28,10 @@ _PAGE_COLUMNS = (
     t.files.c.yanked,
     t.files.c.yanked_reason,
     t.files.c.metadata_sha256,
+    t.files.c.metadata_trusted,
+    t.files.c.requires_dist,
+    t.files.c.requires_external,
+    t.files.c.provides_extra,
 )
 
 
@@ -72,7 +76,7 @@ class HostedRepository:
             return None
         if filename == file["filename"]:
             return BlobResource(file["sha256"])
-        if filename == file["filename"] + METADATA_SUFFIX and file["metadata_sha256"]:
+        if filename == file["filename"] + METADATA_SUFFIX and file["metadata_sha256"] and file["metadata_trusted"]:
             return BytesResource(
                 await core_metadata.load(self._ctx.db, file["metadata_sha256"]), file["metadata_sha256"]
             )
@@ -84,9 +88,9 @@ class HostedRepository:
 
         async def lookup() -> Row | None:
             return await self._ctx.db.fetch_one(
-                sa.select(t.files.c.filename, t.files.c.sha256, t.files.c.metadata_sha256).where(
-                    t.files.c.id == file_id, t.files.c.repository_id == self.record.id
-                )
+                sa.select(
+                    t.files.c.filename, t.files.c.sha256, t.files.c.metadata_sha256, t.files.c.metadata_trusted
+                ).where(t.files.c.id == file_id, t.files.c.repository_id == self.record.id)
             )
 
         return await self._ctx.memo.get(("hosted-file", self.record.id, file_id), lookup)
@@ -94,6 +98,10 @@ class HostedRepository:
 
 def _entry(row: Row) -> FileEntry:
     yanked: str | bool = (row["yanked_reason"] or "") if row["yanked"] else False
+    trusted = bool(row["metadata_sha256"]) and row["metadata_trusted"]
+    resolver = ResolverMetadata(
+        tuple(row["requires_dist"]), tuple(row["requires_external"]), tuple(row["provides_extra"])
+    )
     return FileEntry(
         filename=row["filename"],
         url=file_link(row["id"], row["filename"]),
@@ -102,6 +110,7 @@ def _entry(row: Row) -> FileEntry:
         upload_time=row["created_at"],
         requires_python=row["requires_python"],
         yanked=yanked,
-        core_metadata=row["metadata_sha256"] or False,
+        core_metadata=row["metadata_sha256"] if trusted else False,
         file_id=row["id"],
+        resolver=resolver if trusted else None,
     )

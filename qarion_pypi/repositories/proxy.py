@@ -19,6 +19,7 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import parse_dist_filename
+from qarion_pypi.distributions.metadata import parse_core_metadata
 from qarion_pypi.errors import BadRequest, Unavailable
 from qarion_pypi.repositories import core_metadata, proxy_cache
 from qarion_pypi.repositories.base import (
@@ -31,12 +32,13 @@ from qarion_pypi.repositories.base import (
     file_link,
 )
 from qarion_pypi.repositories.records import FileMode, RepositoryRecord
-from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
+from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage, ResolverMetadata
 from qarion_pypi.upstream.download import UpstreamFile
 from qarion_pypi.upstream.http import UpstreamError
 from qarion_pypi.upstream.metadata import pep658
 
 log = logging.getLogger(__name__)
+RESOLVER_KEYS = ("requires_dist", "requires_external", "provides_extra")
 
 
 class ProxyRepository:
@@ -68,6 +70,8 @@ class ProxyRepository:
         if file is None:
             return None
         if filename == file["filename"] + METADATA_SUFFIX:
+            if not _offers_metadata(file):
+                return None
             raw = await self._metadata(file)
             return None if raw is None else BytesResource(raw, hashlib.sha256(raw).hexdigest())
         if filename != file["filename"]:
@@ -127,18 +131,24 @@ class ProxyRepository:
         return str(file["sha256"])
 
     async def _metadata(self, file: Row) -> bytes | None:
-        """PEP 658 metadata: cached, else the upstream's (hash-checked), else read out of the wheel."""
+        """PEP 658 metadata of a wheel: cached, else the upstream's (hash-checked), else read out
+        of the wheel. Kept with its resolver fields, for the JSON pages."""
         if file["metadata_sha256"]:
             return await core_metadata.load(self._ctx.db, file["metadata_sha256"])
         raw = await self._upstream_metadata(file) if file["upstream_metadata"] else None
         if raw is None:
-            if not file["filename"].endswith(".whl"):
-                return None
             raw = await self._metadata_from_wheel(file)
             if raw is None:
                 return None
-        stored = await core_metadata.store(self._ctx.db, raw)
-        await proxy_cache.set_file(self._ctx.db, file["id"], metadata_sha256=stored)
+        values: dict[str, object] = {"metadata_sha256": await core_metadata.store(self._ctx.db, raw)}
+        try:
+            parsed = parse_core_metadata(raw)
+        except BadRequest:
+            values["metadata_trusted"] = False
+        else:
+            values["metadata_trusted"] = parsed.trusted_for(parse_dist_filename(file["filename"]).distribution_type)
+            values["dependencies"] = core_metadata.resolver_fields(parsed)
+        await proxy_cache.set_file(self._ctx.db, file["id"], **values)
         return raw
 
     async def _metadata_from_wheel(self, file: Row) -> bytes | None:
@@ -166,10 +176,21 @@ class ProxyRepository:
         return ArchiveLimits(self._ctx.settings.max_metadata_bytes, self._ctx.settings.max_compression_ratio)
 
 
+def _offers_metadata(row: Row) -> bool:
+    """Wheels always: when the upstream has no metadata file it is read out of the cached wheel.
+    An sdist only once its metadata is here and PEP 643 lets resolvers trust it, which an
+    upstream's page cannot promise."""
+    if row["filename"].endswith(".whl"):
+        return row["metadata_trusted"] is not False
+    return bool(row["metadata_sha256"]) and bool(row["metadata_trusted"])
+
+
 def _entry(upstream: FileEntry, row: Row) -> FileEntry:
-    # Metadata is always offered for wheels: when the upstream has none, it is read out of the
-    # cached wheel (PEP 658 allows "true" when the hash is not known yet).
-    metadata: str | bool = row["metadata_sha256"] or upstream.core_metadata or upstream.filename.endswith(".whl")
+    metadata: str | bool = False
+    if _offers_metadata(row):  # PEP 658 allows "true" when the hash is not known yet
+        metadata = row["metadata_sha256"] or upstream.core_metadata or True
+    fields = row["dependencies"] if metadata and row["metadata_trusted"] else None
+    resolver = ResolverMetadata(*(tuple(fields[key]) for key in RESOLVER_KEYS)) if fields else None
     return FileEntry(
         filename=upstream.filename,
         url=file_link(row["id"], upstream.filename),
@@ -180,4 +201,5 @@ def _entry(upstream: FileEntry, row: Row) -> FileEntry:
         yanked=upstream.yanked,
         core_metadata=metadata,
         file_id=row["id"],
+        resolver=resolver,
     )

@@ -248,6 +248,10 @@ class FileRecord:
     storage_backend: str
     # Core metadata (PEP 658), a row of core_metadata; None when the file has none.
     metadata_sha256: str | None
+    # May resolvers use it instead of the file (PEP 643 for sdists)?
+    metadata_trusted: bool
+    requires_external: list[str]
+    provides_extra: list[str]
     yanked: bool
     yanked_reason: str | None
     yanked_at: datetime | None

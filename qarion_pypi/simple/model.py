@@ -21,6 +21,16 @@ class ProjectList:
 
 
 @dataclass(frozen=True)
+class ResolverMetadata:
+    """What resolvers read from a file's core metadata, carried in JSON pages when the metadata
+    can be trusted, so a dependency graph can be read from one page (the Publaryn seed)."""
+
+    requires_dist: tuple[str, ...] = ()
+    requires_external: tuple[str, ...] = ()
+    provides_extra: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class FileEntry:
     filename: str
     # In this server's pages: relative to the repository's client root (``files/<id>/<name>``);
@@ -37,6 +47,7 @@ class FileEntry:
     core_metadata: str | bool = False
     # The row behind an entry of this server's pages (hosted file or proxied file); "" upstream.
     file_id: str = ""
+    resolver: ResolverMetadata | None = None
 
 
 @dataclass(frozen=True)

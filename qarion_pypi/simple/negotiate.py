@@ -73,7 +73,9 @@ def _weight(candidate: str, ranges: list[tuple[str, float]]) -> tuple[float, int
 
 def negotiate(accept: str | None, format_override: str | None = None) -> Choice:
     if format_override:
-        media = _ALIASES.get(format_override.lower(), format_override.lower())
+        # As people type it: an unencoded "+" in a query string arrives as a space.
+        written = format_override.strip().lower().replace(" ", "+")
+        media = _ALIASES.get(written, written)
         if media not in SUPPORTED:
             raise NotAcceptable(format_override)
         return Choice(media)

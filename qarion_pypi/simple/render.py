@@ -80,6 +80,10 @@ def _file_json(entry: FileEntry, base: str) -> dict[str, Any]:
     )
     document["core-metadata"] = metadata
     document["dist-info-metadata"] = metadata
+    if entry.resolver is not None:  # extra keys: standard clients ignore them
+        document["requires-dist"] = list(entry.resolver.requires_dist)
+        document["requires-external"] = list(entry.resolver.requires_external)
+        document["provides-extra"] = list(entry.resolver.provides_extra)
     return document
 
 

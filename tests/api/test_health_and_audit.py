@@ -109,3 +109,22 @@ def test_new_keys_are_never_logged(repo: Repo, server: LiveServer) -> None:
     event = next(e for e in events if e["resource_id"] == key["id"])
     assert event["action"] == "create_api_key" and event["outcome"] == "success"
     assert key["key"] not in json.dumps(events)
+
+
+def test_q_finds_events_by_the_name_of_what_they_touched(repo: Repo) -> None:
+    """By slug or filename, not only by id (the CodeScoring seed's ``q=pypi-proxy``)."""
+    with repo.client() as admin:
+        created = admin.post(
+            f"/spaces/{repo.space}/package-repositories", json={"name": "Proxy", "slug": "pypi-proxy-x"}
+        ).json()
+        admin.patch(f"/spaces/{repo.space}/package-repositories/{created['id']}", json={"description": "upstream"})
+        admin.delete(f"/spaces/{repo.space}/package-repositories/{created['id']}").raise_for_status()
+        named = _events(admin, q="pypi-proxy-x", space=repo.space)
+    assert [e["action"] for e in named] == ["delete_repository", "update_repository", "create_repository"]
+    assert all(e["resource_name"] == "pypi-proxy-x" and e["resource_id"] == created["id"] for e in named)
+    assert repo.upload("named-1.0-py3-none-any.whl", d.wheel("named")).status_code == 200
+    with repo.client() as admin:
+        (upload,) = _events(admin, q="named-1.0-py3", resource_type="file")
+    assert upload["resource_name"] == "named-1.0-py3-none-any.whl"
+    with repo.client() as admin:  # LIKE wildcards in q are taken literally
+        assert _events(admin, q="named%1.0", space=repo.space) == []

@@ -69,13 +69,55 @@ def test_package_detail_and_file_record(repo: Repo) -> None:
 
 
 def test_management_upload_then_identical_reupload(repo: Repo) -> None:
+    assert repo.upload("demo-1.0.tar.gz", d.sdist()).status_code == 200
     with repo.client("member") as api:
+        member = api.get("/me").json()["username"]
         first = api.post(f"{repo.manage}/files", files={"file": ("demo-1.0-py3-none-any.whl", d.wheel())})
         second = api.post(f"{repo.manage}/files", files={"file": ("demo-1.0-py3-none-any.whl", d.wheel())})
+        listed = api.get(f"{repo.manage}/packages").json()
     assert first.status_code == 201 and second.status_code == 200
-    assert first.json()["file"]["id"] == second.json()["file"]["id"]
+    # the package as it is after the upload, and who uploaded the file
+    package = first.json()["package"]
+    assert (package["latest_version"], package["versions"], package["file_count"]) == ("1.0", ["1.0"], 2)
+    assert sorted(f["filename"] for f in package["files"]) == ["demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz"]
+    assert first.json()["file"]["uploaded_by"] == member
     assert first.json()["version"] == "1.0"
-    assert repo.server.table_counts()["files"] >= 1
+    # listings carry their files, as the reference describes
+    assert [f["filename"] for f in listed[0]["files"]] == ["demo-1.0-py3-none-any.whl", "demo-1.0.tar.gz"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": "nul\x00inside"}, "name"),
+        ({"name": "Tools", "description": "bell\x07"}, "description"),
+        ({"name": "Tools", "slug": "tab\tslug"}, "slug"),
+        ({"name": "line\nbreak"}, "name"),
+    ],
+)
+def test_control_characters_in_text_fields_are_422(repo: Repo, payload: dict, field: str) -> None:
+    with repo.client() as api:
+        response = api.post(f"/spaces/{repo.space}/package-repositories", json=payload)
+    assert response.status_code == 422, response.text
+    assert {"field": field, "message": "must not contain control characters"} in response.json()["errors"]
+
+
+def test_descriptions_may_span_lines(repo: Repo) -> None:
+    with repo.client() as api:
+        response = api.post(
+            f"/spaces/{repo.space}/package-repositories", json={"name": "Docs", "description": "One\nTwo\tthree"}
+        )
+    assert response.status_code == 201 and response.json()["description"] == "One\nTwo\tthree"
+
+
+def test_control_characters_in_urls_end_before_any_route(repo: Repo) -> None:
+    with repo.client() as api:
+        assert api.get(f"/spaces/{repo.space}%00/package-repositories").status_code == 404
+        refused = api.get("/admin/audit", params={"q": "a\x00b"})
+        assert refused.status_code == 400 and "control characters" in refused.json()["detail"]
+    with repo.raw() as http:
+        missing = http.get(repo.simple.replace("/repo/", "/repo%00/"))
+        assert missing.status_code == 404 and missing.text == "Not Found"
 
 
 def test_delete_file_removes_unshared_blobs(repo: Repo) -> None:

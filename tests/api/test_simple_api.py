@@ -124,3 +124,49 @@ def test_missing_project_is_404(repo: Repo) -> None:
 def test_empty_index_is_valid_json(repo: Repo) -> None:
     with repo.raw() as http:
         assert json.loads(http.get(repo.simple, headers={"Accept": JSON_V1}).content)["projects"] == []
+
+
+def _sdist(name: str, metadata_version: str, extra: str) -> bytes:
+    return d.sdist(name, "1.0", meta=d.metadata(name, "1.0", metadata_version=metadata_version, extra=extra))
+
+
+def test_an_sdist_s_metadata_is_offered_only_when_pep_643_makes_it_true(repo: Repo) -> None:
+    sdists = {
+        "legacy": _sdist("legacy", "2.1", ""),  # dependencies only in setup.py
+        "dynamic": _sdist("dynamic", "2.2", "Dynamic: Requires-Dist\n"),
+        "static": _sdist("static", "2.2", "Requires-Dist: lib>=1\n"),
+    }
+    for name, content in sdists.items():
+        assert repo.upload(f"{name}-1.0.tar.gz", content).status_code == 200
+    with repo.raw("viewer") as http:
+        for name in sdists:
+            (entry,) = http.get(f"{repo.simple}{name}/", headers={"Accept": JSON_V1}).json()["files"]
+            html = http.get(f"{repo.simple}{name}/").text
+            metadata = http.get(entry["url"] + ".metadata")
+            if name == "static":
+                assert entry["core-metadata"] == {"sha256": hashlib.sha256(metadata.content).hexdigest()}
+                assert entry["requires-dist"] == ["lib>=1"] and "data-core-metadata" in html
+            else:
+                assert entry["core-metadata"] is False and entry["dist-info-metadata"] is False
+                assert "requires-dist" not in entry and "data-core-metadata" not in html
+                assert metadata.status_code == 404
+
+
+def test_json_pages_carry_what_resolvers_read(repo: Repo) -> None:
+    extra = "Requires-Dist: lib>=1\nRequires-Dist: fast; extra == 'speed'\nProvides-Extra: speed\n"
+    extra += "Requires-External: libpq\n"
+    meta = d.metadata("graph", "1.0", extra=extra)
+    assert repo.upload("graph-1.0-py3-none-any.whl", d.wheel("graph", "1.0", meta=meta)).status_code == 200
+    with repo.raw("viewer") as http:
+        (entry,) = http.get(repo.simple + "graph/", headers={"Accept": JSON_V1}).json()["files"]
+    assert entry["requires-dist"] == ["lib>=1", "fast; extra == 'speed'"]
+    assert entry["provides-extra"] == ["speed"] and entry["requires-external"] == ["libpq"]
+
+
+def test_format_takes_the_media_type_as_people_write_it(repo: Repo) -> None:
+    _publish(repo)
+    with repo.raw() as http:
+        unencoded = http.get(repo.simple + "demo-pkg/?format=application/vnd.pypi.simple.v1+json")
+        assert unencoded.status_code == 200 and unencoded.headers["content-type"] == JSON_V1
+        encoded = http.get(repo.simple + "demo-pkg/", params={"format": "application/vnd.pypi.simple.v1+json"})
+        assert encoded.headers["content-type"] == JSON_V1

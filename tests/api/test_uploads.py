@@ -251,13 +251,18 @@ def test_the_same_checks_guard_the_management_door(repo: Repo) -> None:
     [
         (b'{"file": 1}', "application/json", "multipart/form-data"),
         (
-            b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--\r\n',
+            b'--x\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n--x--\r\n',
             "multipart/form-data; boundary=x",
             "does not have a file",
         ),
+        (
+            b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--x--\r\n',
+            "multipart/form-data; boundary=x",
+            "Missing ':action' field",
+        ),
         (b"garbage without any boundary", "multipart/form-data; boundary=zz", "Malformed multipart body"),
     ],
-    ids=["not-multipart", "no-file-part", "garbage-body"],
+    ids=["not-multipart", "no-file-part", "no-action", "garbage-body"],
 )
 def test_unreadable_forms(repo: Repo, body: bytes, content_type: str, message: str) -> None:
     before = repo.server.snapshot()
@@ -280,3 +285,28 @@ def test_supplied_digests_that_match_are_accepted(repo: Repo) -> None:
         ).status_code
         == 200
     )
+
+
+def test_registration_is_answered_with_what_to_do_instead(repo: Repo) -> None:
+    fields = {":action": "submit", "name": "demo", "version": "1.0"}
+    body = "".join(f'--x\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in fields.items())
+    with repo.raw() as http:  # what ``twine register`` sends: a form without a file
+        response = http.post(
+            repo.legacy,
+            content=(body + "--x--\r\n").encode(),
+            headers={"Content-Type": "multipart/form-data; boundary=x"},
+        )
+    assert response.status_code == 410
+    assert "Registration is not needed" in response.text and "twine upload" in response.text
+
+
+@pytest.mark.parametrize("root", ["", "/"])
+def test_the_repository_root_takes_uploads_too(repo: Repo, root: str) -> None:
+    """Other indexes take twine's uploads at the repository's root (the CodeScoring seed)."""
+    with repo.raw() as http:
+        response = http.post(
+            repo.legacy.removesuffix("/legacy/") + root,
+            data={":action": "file_upload", "protocol_version": "1"},
+            files={"content": (f"root{len(root)}-1.0-py3-none-any.whl", d.wheel(f"root{len(root)}"))},
+        )
+    assert response.status_code == 200, response.text

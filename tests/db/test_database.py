@@ -111,7 +111,7 @@ async def test_a_version_1_database_gains_the_scan_columns(tmp_path: Path) -> No
         raw.execute("UPDATE schema_info SET value = '1'")
     database = Database(f"sqlite:///{path}")
     await database.connect()
-    assert await database.create_schema() is False
+    assert await database.create_schema() == 1
     await database.disconnect()
     with sqlite3.connect(path) as raw:
         columns = {row[1]: row for row in raw.execute("PRAGMA table_info(files)")}

@@ -56,3 +56,41 @@ def test_the_pep_426_draft_version_is_read_as_2_1() -> None:
 
 def test_unknown_headers_are_ignored() -> None:
     assert parse_core_metadata(BASE + b"X-Custom-Header: yes\n").name == "Flask-Login"
+
+
+@pytest.mark.parametrize(
+    ("metadata_version", "extra", "distribution_type", "trusted"),
+    [
+        ("2.1", "", "wheel", True),  # a wheel's metadata is what installs
+        ("2.1", "", "sdist", False),  # before 2.2, setup.py may add what PKG-INFO lacks
+        ("2.2", "", "sdist", True),
+        ("2.4", "Requires-Dist: lib\n", "sdist", True),
+        ("2.2", "Dynamic: Requires-Dist\n", "sdist", False),
+        ("2.2", "Dynamic: requires-python\n", "sdist", False),
+        ("2.3", "Dynamic: Provides-Extra\n", "sdist", False),
+        ("2.2", "Dynamic: Summary\nDynamic: Description\n", "sdist", True),  # not what resolvers read
+        ("2.2", "Dynamic: Requires-Dist\n", "wheel", True),
+    ],
+)
+def test_pep_643_decides_whether_resolvers_may_trust_an_sdist(
+    metadata_version: str, extra: str, distribution_type: str, trusted: bool
+) -> None:
+    raw = f"Metadata-Version: {metadata_version}\nName: demo\nVersion: 1.0\n{extra}".encode()
+    assert parse_core_metadata(raw).trusted_for(distribution_type) is trusted
+
+
+def test_resolver_fields_keep_the_author_s_spelling() -> None:
+    raw = (
+        b"Metadata-Version: 2.1\nName: demo\nVersion: 1.0\nRequires-Dist: lib[Speed]>=1; extra == 'fast'\n"
+        b"Requires-External: libpq (>=10)\nProvides-Extra: fast\n"
+    )
+    parsed = parse_core_metadata(raw)
+    assert parsed.requires_dist == ("lib[Speed]>=1; extra == 'fast'",)
+    assert parsed.requires_external == ("libpq (>=10)",)
+    assert parsed.provides_extra == ("fast",)
+
+
+@pytest.mark.parametrize("value", ["nul\x00inside", "bell\x07", "escape\x1b[31m"])
+def test_control_characters_in_stored_fields_are_refused(value: str) -> None:
+    with pytest.raises(BadRequest, match="control characters"):
+        parse_core_metadata(BASE + f"Requires-External: {value}\n".encode())

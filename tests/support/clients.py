@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uv
@@ -39,11 +39,17 @@ def isolated_env(home: Path) -> dict[str, str]:
 @dataclass
 class Clients:
     home: Path
+    extra_env: dict[str, str] = field(default_factory=dict)  # credentials, say
+    # uv project commands read [[tool.uv.index]] from pyproject.toml, which UV_NO_CONFIG would
+    # hide; then only user and system uv.toml files are kept away (an empty XDG_CONFIG_DIRS).
+    uv_project_config: bool = False
 
     def run(self, *args: str | Path, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [str(a) for a in args], env=isolated_env(self.home), capture_output=True, text=True, timeout=timeout
-        )
+        environ = {**isolated_env(self.home), **self.extra_env}
+        if self.uv_project_config:
+            del environ["UV_NO_CONFIG"]
+            environ["XDG_CONFIG_DIRS"] = str(self.home / "xdg-config-dirs")
+        result = subprocess.run([str(a) for a in args], env=environ, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"{args[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result

@@ -31,11 +31,12 @@ from qarion_pypi.storage import Digests, IncomingBlob
 
 @dataclass
 class Upload:
-    """What arrived: the text fields, the file part's name and its finished staging blob."""
+    """What arrived: the text fields, the file part's name and its finished staging blob (None
+    when the request carried no file)."""
 
     form: Mapping[str, str]
     filename: str
-    blob: IncomingBlob
+    blob: IncomingBlob | None
     legacy: bool
     # for imports: source="import", upstream_url, upstream_upload_time, upstream_sha256
     provenance: Mapping[str, object] | None = None
@@ -70,18 +71,20 @@ async def accept(ctx: Context, principal: Principal, repository: RepositoryRecor
     refusal = repository.upload_refusal()
     if refusal:
         raise Conflict(refusal)
-    if upload.legacy:
+    if upload.legacy:  # the envelope first: a registration has no file, and gets a clear answer
         rules.check_legacy_action(upload.form)
+    blob = upload.blob
+    if blob is None or blob.digests is None:
+        raise BadRequest("Upload payload does not have a file.")
     dist = parse_dist_filename(upload.filename)
     if upload.legacy:
         rules.check_form_against_filename(upload.form, dist)
-    digests = upload.blob.digests
-    assert digests is not None, "the blob must be finished before it is accepted"
+    digests = blob.digests
     rules.check_size(digests.size, ctx.settings.max_upload_bytes)
     rules.check_digests(upload.form, digests)
-    metadata = await _read_metadata(ctx, upload.blob, dist)
+    metadata = await _read_metadata(ctx, blob, dist)
     rules.check_metadata_against_filename(metadata, dist)
-    return await _record(ctx, principal, repository, upload, dist, digests, metadata)
+    return await _record(ctx, principal, repository, upload, blob, dist, metadata)
 
 
 async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata:
@@ -95,11 +98,12 @@ async def _record(
     principal: Principal,
     repository: RepositoryRecord,
     upload: Upload,
+    blob: IncomingBlob,
     dist: DistFilename,
-    digests: Digests,
     metadata: CoreMetadata,
 ) -> UploadOutcome:
-    blob = upload.blob
+    digests = blob.digests
+    assert digests is not None
     placed: list[str] = []
     scan_job: JobRecord | None = None
     try:
@@ -233,7 +237,8 @@ def _file_row(
         "python_version": dist.python_tag,
         "requires_python": metadata.requires_python,
         "summary": metadata.summary,
-        "requires_dist": list(metadata.requires_dist),
+        **core_metadata.resolver_fields(metadata),
+        "metadata_trusted": metadata.trusted_for(dist.distribution_type),
         "size": digests.size,
         "sha256": digests.sha256,
         "md5": digests.md5,

@@ -13,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 
+from qarion_pypi import housekeeping
 from qarion_pypi.api import client, health, routes
 from qarion_pypi.api.guard import RefuseControlCharacters
 from qarion_pypi.api.http import API_PREFIX, error_response
@@ -23,6 +24,7 @@ from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError, Unavailable
 from qarion_pypi.jobs.queue import JobQueue, JobRecord, Progress
 from qarion_pypi.repositories import core_metadata
+from qarion_pypi.repositories import settings as repository_settings
 from qarion_pypi.repositories.builder import RepositoryBuilder
 from qarion_pypi.scanning import blocking, scans
 from qarion_pypi.services.accounts import users
@@ -41,15 +43,22 @@ JOB_HANDLERS = {
     importer.JOB_KIND: importer.run_job,
     scans.JOB_KIND: scans.run_job,
 }
+
+
+async def _upgrade_to_3(db: Database) -> None:
+    await core_metadata.backfill(db)
+    await repository_settings.move_stored_credentials(db)
+
+
 # Data changes that come with a schema version (run once when an older database is opened).
-SCHEMA_UPGRADES = {3: core_metadata.backfill}
+SCHEMA_UPGRADES = {3: _upgrade_to_3}
 # What every repository passes through on its way to package clients, in order.
 REPOSITORY_WRAPPERS = (blocking.wrap,)
 
 
 def build_context(settings: Settings) -> Context:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, lock_timeout=settings.database_lock_timeout)
     ctx = Context(
         settings=settings,
         db=db,
@@ -110,11 +119,13 @@ def create_app(settings: Settings) -> Starlette:
             async with anyio.create_task_group() as group:
                 await queue.attach(group)
                 await scans.fail_interrupted(ctx)
+                group.start_soon(housekeeping.run, ctx)
                 try:
                     yield
                 finally:
                     queue.stop()
                     group.cancel_scope.cancel()  # running jobs are marked interrupted on the next start
+            await housekeeping.flush_key_usage(ctx)
         finally:
             await ctx.http.aclose()
             await ctx.db.disconnect()

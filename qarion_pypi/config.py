@@ -28,6 +28,8 @@ class Settings:
     public_url: str = ""
     # SQLAlchemy-style URL; empty means ``sqlite:///<data_dir>/qarion.db``.
     database_url: str = ""
+    # Seconds a write waits for SQLite's write lock before it is answered 503 with Retry-After.
+    database_lock_timeout: float = 10.0
     # Blob directory; empty means ``<data_dir>/blobs``.
     blob_dir: str = ""
     admin_key: str = ""
@@ -35,11 +37,18 @@ class Settings:
     # Per-member and total uncompressed limits guard against zip and gzip bombs.
     max_metadata_bytes: int = 4 * 1024**2
     max_compression_ratio: int = 100
+    # Archives listing more members than this are refused before they are read (a million empty
+    # members cost seconds and memory; the largest real wheels hold tens of thousands).
+    max_archive_members: int = 100_000
     upstream_index_url: str = ""
     # A netrc file with credentials for upstream hosts (used when a proxy names none of its own).
     upstream_netrc: str = ""
     outbound_allow_private: bool = False
     log_level: str = "info"
+    # Seconds a request's headers may take to arrive (slow clients may not hold connections).
+    header_timeout: float = 30.0
+    # Seconds a stopping server waits for requests in flight before it closes them.
+    shutdown_timeout: float = 30.0
     page_cache_entries: int = 4096
     # The platform switch for vulnerability scanning (the seed's PYTHON_PACKAGE_VULN_SCANNING_ENABLED).
     scanning_enabled: bool = False
@@ -64,12 +73,16 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("server", "data_dir"): "data_dir",
     ("server", "public_url"): "public_url",
     ("server", "log_level"): "log_level",
+    ("server", "header_timeout"): "header_timeout",
+    ("server", "shutdown_timeout"): "shutdown_timeout",
     ("database", "url"): "database_url",
+    ("database", "lock_timeout"): "database_lock_timeout",
     ("storage", "blob_dir"): "blob_dir",
     ("auth", "admin_key"): "admin_key",
     ("uploads", "max_upload_bytes"): "max_upload_bytes",
     ("uploads", "max_metadata_bytes"): "max_metadata_bytes",
     ("uploads", "max_compression_ratio"): "max_compression_ratio",
+    ("uploads", "max_archive_members"): "max_archive_members",
     ("simple", "page_cache_entries"): "page_cache_entries",
     ("upstream", "index_url"): "upstream_index_url",
     ("upstream", "netrc"): "upstream_netrc",
@@ -84,12 +97,16 @@ _ENV_KEYS: dict[str, str] = {
     "DATA_DIR": "data_dir",
     "PUBLIC_URL": "public_url",
     "LOG_LEVEL": "log_level",
+    "HEADER_TIMEOUT": "header_timeout",
+    "SHUTDOWN_TIMEOUT": "shutdown_timeout",
     "DATABASE_URL": "database_url",
+    "DATABASE_LOCK_TIMEOUT": "database_lock_timeout",
     "BLOB_DIR": "blob_dir",
     "ADMIN_KEY": "admin_key",
     "MAX_UPLOAD_BYTES": "max_upload_bytes",
     "MAX_METADATA_BYTES": "max_metadata_bytes",
     "MAX_COMPRESSION_RATIO": "max_compression_ratio",
+    "MAX_ARCHIVE_MEMBERS": "max_archive_members",
     "PAGE_CACHE_ENTRIES": "page_cache_entries",
     "UPSTREAM_INDEX_URL": "upstream_index_url",
     "UPSTREAM_NETRC": "upstream_netrc",
@@ -106,10 +123,10 @@ _TYPES = {f.name: f.type for f in fields(Settings)}
 def _coerce(name: str, value: Any, source: str) -> Any:
     kind = _TYPES[name]
     try:
-        if kind == "int":
+        if kind in ("int", "float"):
             if isinstance(value, bool):
                 raise ValueError
-            return int(value)
+            return int(value) if kind == "int" else float(value)
         if kind == "bool":
             if isinstance(value, bool):
                 return value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qarion_pypi.auth.usage import KeyUsage
 from qarion_pypi.config import Settings
 from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
@@ -24,3 +25,5 @@ class Context:
     http: Outbound
     # Set by the composition root once the job handlers, which take this context, exist.
     jobs: JobQueue = field(init=False)
+    # Last use of each API key, noted per request and written in batches (auth/usage.py).
+    key_usage: KeyUsage = field(default_factory=KeyUsage)

@@ -62,6 +62,10 @@ class Gone(QarionError):
     status = 410
 
 
+class RequestTimeout(QarionError):
+    status = 408
+
+
 class PayloadTooLarge(QarionError):
     status = 413
 
@@ -73,4 +77,21 @@ class ValidationFailed(QarionError):
 
 
 class Unavailable(QarionError):
+    """The server cannot do it now; ``retry_after`` seconds, when known, go to the client."""
+
     status = 503
+
+    def __init__(self, detail: str, errors: Sequence[FieldError] = (), *, retry_after: int | None = None) -> None:
+        super().__init__(detail, errors)
+        self.retry_after = retry_after
+
+
+class InsufficientStorage(QarionError):
+    """The disk (or the database's) is full: nothing was kept."""
+
+    status = 507
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(
+            detail or "The server's storage is full, so nothing was kept. Try again later, and tell its administrators."
+        )

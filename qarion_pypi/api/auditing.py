@@ -33,6 +33,10 @@ def audited(action: str, resource_type: str, id_param: str | None = None) -> Cal
             except QarionError as exc:
                 await _record(request, action, resource_type, id_param, exc.status, exc.detail, None)
                 raise
+            except Exception as exc:  # a server error is an outcome too: recorded, then raised
+                detail = f"internal error ({exc.__class__.__name__})"
+                await _record(request, action, resource_type, id_param, 500, detail, None)
+                raise
             await _record(request, action, resource_type, id_param, response.status_code, "", response)
             return response
 

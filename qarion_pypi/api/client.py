@@ -48,6 +48,7 @@ async def _resolve(
 
     resolved = await ctx.memo.get((*key, credential_key(request), site), resolve)
     request.state.principal = resolved[1]  # the audit log's actor, even when remembered
+    ctx.key_usage.note(resolved[1].api_key_id)
     return resolved
 
 

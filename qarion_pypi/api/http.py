@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from qarion_pypi.auth.credentials import MalformedCredentials, parse_authorization
 from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
-from qarion_pypi.errors import BadRequest, NotFound, QarionError, Unauthenticated
+from qarion_pypi.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    QarionError,
+    RequestTimeout,
+    Unauthenticated,
+    Unavailable,
+)
 from qarion_pypi.repositories.builder import RepositoryBuilder
 from qarion_pypi.services.accounts import users
 
@@ -23,6 +32,7 @@ API_PREFIX = "/api/v1.0"
 CLIENT_PREFIX = API_PREFIX + "/pypi/"
 REALM = 'Basic realm="Qarion PyPI", charset="UTF-8"'
 MAX_JSON_BYTES = 1024 * 1024
+BODY_IDLE_SECONDS = 60.0
 
 
 def context(request: Request) -> Context:
@@ -31,7 +41,11 @@ def context(request: Request) -> Context:
 
 
 async def principal(request: Request) -> Principal:
-    """The authenticated caller; Unauthenticated when credentials are missing or wrong."""
+    """The authenticated caller (once per request); Unauthenticated when credentials are missing
+    or wrong."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     try:
         credentials = parse_authorization(request.headers.get("authorization"))
     except MalformedCredentials as exc:
@@ -74,9 +88,10 @@ def client_site(request: Request) -> str:
 
 
 async def read_json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_JSON_BYTES:
-        raise BadRequest("Request body is too large.")
+    """The caller's JSON object. Credentials are checked before a byte of the body is read, and
+    at most ``MAX_JSON_BYTES`` are read: nobody makes the server hold a body it will refuse."""
+    await principal(request)
+    body = await read_bounded(request, MAX_JSON_BYTES)
     if not body:
         return {}
     try:
@@ -86,6 +101,35 @@ async def read_json(request: Request) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise BadRequest("Request body must be a JSON object.")
     return document
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 past ``limit`` bytes (declared or sent), and with 408
+    when the client stops sending for ``BODY_IDLE_SECONDS``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"Request body is too large (more than {limit} bytes).")
+    body = bytearray()
+    async for chunk in idle_bounded(request.stream()):
+        body += chunk
+        if len(body) > limit:
+            raise PayloadTooLarge(f"Request body is too large (more than {limit} bytes).")
+    return bytes(body)
+
+
+async def idle_bounded(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks``, ended with 408 when none arrives for ``BODY_IDLE_SECONDS`` (a slow-body
+    client must not hold a connection and a staging file forever)."""
+    iterator = aiter(chunks)
+    while True:
+        with anyio.move_on_after(BODY_IDLE_SECONDS) as waited:
+            try:
+                chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return
+        if waited.cancelled_caught:
+            raise RequestTimeout(f"The request body stopped arriving for {BODY_IDLE_SECONDS:g} seconds.")
+        yield chunk
 
 
 def json_response(content: Any, status_code: int = 200) -> JSONResponse:
@@ -106,9 +150,17 @@ def error_response(request: Request, exc: Exception) -> Response:
 
 def management_error(exc: QarionError) -> Response:
     """Management surface: JSON naming the problem and each bad field."""
-    headers = {"WWW-Authenticate": REALM} if isinstance(exc, Unauthenticated) else None
     body = {"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors]}
-    return JSONResponse(body, status_code=exc.status, headers=headers)
+    return JSONResponse(body, status_code=exc.status, headers=_headers(exc))
+
+
+def _headers(exc: QarionError) -> dict[str, str]:
+    headers = {}
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = REALM
+    if isinstance(exc, Unavailable) and exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
+    return headers
 
 
 NOT_FOUND_BODY = "Not Found"
@@ -118,5 +170,4 @@ def client_error(exc: QarionError) -> Response:
     """pip/twine surface: plain text; every 404 is the same bytes so nothing private leaks."""
     if isinstance(exc, NotFound):
         return PlainTextResponse(NOT_FOUND_BODY, status_code=404)
-    headers = {"WWW-Authenticate": REALM} if isinstance(exc, Unauthenticated) else None
-    return PlainTextResponse(exc.detail, status_code=exc.status, headers=headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status, headers=_headers(exc))

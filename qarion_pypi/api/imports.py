@@ -7,9 +7,9 @@ from starlette.responses import Response
 
 from qarion_pypi.api.access import repository_access
 from qarion_pypi.api.endpoints import Endpoint
-from qarion_pypi.api.http import context, json_response, read_json
+from qarion_pypi.api.http import context, json_response
 from qarion_pypi.api.jobs import job_accepted, job_status
-from qarion_pypi.api.payloads import Field, validate
+from qarion_pypi.api.payloads import Field, read_payload
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.services.imports import dependency_preview, importer, upstream_preview
 from qarion_pypi.services.imports.params import ImportParams
@@ -56,13 +56,13 @@ async def preview_upstream_release(request: Request) -> Response:
 
 async def preview_import_dependencies(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "admin")
-    request_params = ImportParams.from_params(validate(await read_json(request), DEPENDENCY_PREVIEW))
+    request_params = ImportParams.from_params(await read_payload(request, DEPENDENCY_PREVIEW))
     return json_response(await dependency_preview.preview(context(request), access.row, request_params))
 
 
 async def start_import(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "admin")
-    request_params = ImportParams.from_params(validate(await read_json(request), IMPORT))
+    request_params = ImportParams.from_params(await read_payload(request, IMPORT))
     return job_accepted(request, await importer.queue(context(request), access.principal, access.row, request_params))
 
 

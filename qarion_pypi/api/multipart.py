@@ -14,17 +14,20 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from qarion_pypi.api.http import idle_bounded
 from qarion_pypi.errors import BadRequest, PayloadTooLarge
 from qarion_pypi.storage import IncomingBlob
 
 MAX_TEXT_BYTES = 16 * 1024 * 1024  # all text fields together (long READMEs in ``description``)
 MAX_PARTS = 1000
+MAX_BOUNDARY = 256
 
 
 @dataclass
 class ReceivedForm:
     fields: dict[str, list[str]] = field(default_factory=dict)
     filename: str = ""
+    content_type: str | None = None  # the file part's, as sent
     blob: IncomingBlob | None = None
 
     def first_values(self) -> dict[str, str]:
@@ -120,6 +123,8 @@ class _FormReader:
             if self.form.blob is not None:
                 raise BadRequest(f"More than one file in form field {self._file_field!r}.")
             self.form.filename = self._part.filename
+            sent = headers.get(b"content-type")
+            self.form.content_type = sent.decode("latin-1") if sent is not None else None
             self.form.blob = self._part.target = self._new_blob()
 
     async def _data(self, chunk: bytes) -> None:
@@ -156,6 +161,8 @@ async def read_upload_form(
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:
         raise BadRequest("The request must be multipart/form-data with a boundary.")
+    if len(boundary) > MAX_BOUNDARY:  # RFC 2046 allows 70; nobody needs more than this
+        raise BadRequest(f"The multipart boundary is longer than {MAX_BOUNDARY} characters.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_file_bytes + MAX_TEXT_BYTES:
         raise PayloadTooLarge(f"File too large. Limit is {max_file_bytes} bytes.")
@@ -163,7 +170,7 @@ async def read_upload_form(
     parser = MultipartParser(boundary, events.callbacks())  # type: ignore[arg-type]
     reader = _FormReader(file_field, new_blob, max_file_bytes)
     try:
-        async for chunk in request.stream():
+        async for chunk in idle_bounded(request.stream()):
             parser.write(chunk)
             for kind, payload in events.drain():
                 await reader.handle(kind, payload)

@@ -8,8 +8,8 @@ from starlette.responses import Response
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import file_access, repository_access
 from qarion_pypi.api.endpoints import Endpoint
-from qarion_pypi.api.http import api_site, context, json_response, read_json
-from qarion_pypi.api.payloads import Field, validate
+from qarion_pypi.api.http import api_site, context, json_response
+from qarion_pypi.api.payloads import Field, read_payload
 from qarion_pypi.api.uploading import receive_upload
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.scanning import policy
@@ -52,7 +52,7 @@ async def upload_file(request: Request) -> Response:
 
 async def yank_file(request: Request) -> Response:
     access = await file_access(request, Permission.EDIT, "yank")
-    payload = validate(await read_json(request), YANK)
+    payload = await read_payload(request, YANK)
     ctx = context(request)
     row = await files.set_yanked(ctx, access.principal, access.row, payload["yanked"], payload.get("reason"))
     return json_response(presenters.file(row, api_site(request), await policy.enforcement(ctx, row.repository_id)))

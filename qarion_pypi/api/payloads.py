@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
+
+from qarion_pypi.api.http import read_json
 from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.services.accounts.naming import SLUG_PATTERN
 
@@ -156,3 +159,9 @@ def validate_items(items: list[Any], spec: Spec, field: str) -> list[dict[str, A
     if errors:
         raise ValidationFailed("Invalid request payload.", errors)
     return clean
+
+
+async def read_payload(request: Request, spec: Spec) -> dict[str, Any]:
+    """The request's JSON object checked against ``spec`` (after the caller's credentials, with
+    the body bounded: see ``read_json``)."""
+    return validate(await read_json(request), spec)

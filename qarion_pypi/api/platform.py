@@ -8,8 +8,8 @@ from starlette.responses import Response
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import space_access
 from qarion_pypi.api.endpoints import Endpoint
-from qarion_pypi.api.http import context, json_response, principal, read_json
-from qarion_pypi.api.payloads import NAME, SLUG, Field, validate
+from qarion_pypi.api.http import context, json_response, principal
+from qarion_pypi.api.payloads import NAME, SLUG, Field, read_payload
 from qarion_pypi.auth.permissions import ROLE_PERMISSIONS, Permission, effective_permission
 from qarion_pypi.errors import Forbidden
 from qarion_pypi.services.accounts import spaces, teams, users
@@ -47,7 +47,7 @@ async def me(request: Request) -> Response:
 
 async def create_user(request: Request) -> Response:
     await _platform_admin(request)
-    payload = validate(await read_json(request), CREATE_USER)
+    payload = await read_payload(request, CREATE_USER)
     row = await users.create_user(context(request), payload["username"], is_admin=payload.get("is_admin", False))
     return json_response(presenters.user(row), 201)
 
@@ -59,7 +59,7 @@ async def list_users(request: Request) -> Response:
 
 async def create_api_key(request: Request) -> Response:
     owner = await users.key_owner(context(request), await principal(request), request.path_params["username"])
-    payload = validate(await read_json(request), CREATE_KEY)
+    payload = await read_payload(request, CREATE_KEY)
     row, key = await users.create_api_key(context(request), owner, payload["name"])
     return json_response(presenters.api_key(row, key), 201)
 
@@ -77,7 +77,7 @@ async def revoke_api_key(request: Request) -> Response:
 
 async def create_team(request: Request) -> Response:
     await _platform_admin(request)
-    payload = validate(await read_json(request), NAMED)
+    payload = await read_payload(request, NAMED)
     row = await teams.create_team(context(request), await principal(request), payload["name"], payload.get("slug"))
     return json_response(presenters.team(row, []), 201)
 
@@ -107,7 +107,7 @@ async def delete_team_member(request: Request) -> Response:
 
 async def create_space(request: Request) -> Response:
     await _platform_admin(request)
-    payload = validate(await read_json(request), NAMED)
+    payload = await read_payload(request, NAMED)
     row = await spaces.create_space(context(request), await principal(request), payload["name"], payload.get("slug"))
     return json_response(presenters.space(row), 201)
 
@@ -124,7 +124,7 @@ async def list_space_members(request: Request) -> Response:
 
 async def put_space_member(request: Request) -> Response:
     access = await space_access(request, Permission.ADMIN, "admin")
-    payload = validate(await read_json(request), SPACE_ROLE)
+    payload = await read_payload(request, SPACE_ROLE)
     member = await spaces.set_member(context(request), access.space, request.path_params["username"], payload["role"])
     return json_response(member)
 

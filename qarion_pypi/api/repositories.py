@@ -10,8 +10,8 @@ from starlette.responses import Response
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import repository_access
 from qarion_pypi.api.endpoints import Endpoint
-from qarion_pypi.api.http import api_site, context, json_response, principal, read_json
-from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, validate
+from qarion_pypi.api.http import api_site, context, json_response, principal
+from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, read_payload
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.repositories import records, settings
 from qarion_pypi.repositories.records import RepositoryRecord
@@ -71,7 +71,7 @@ async def _documents(request: Request, listed: list[tuple[RepositoryRecord, Perm
 
 async def create_repository(request: Request) -> Response:
     ctx = context(request)
-    payload = validate(await read_json(request), CREATE_REPOSITORY)
+    payload = await read_payload(request, CREATE_REPOSITORY)
     space = await spaces.get_space(ctx, request.path_params["slug"])
     record, held = await repositories.create_repository(ctx, await principal(request), space, payload)
     return json_response((await _documents(request, [(record, held)]))[0], 201)
@@ -96,7 +96,7 @@ async def read_repository(request: Request) -> Response:
 
 
 async def update_repository(request: Request) -> Response:
-    payload = validate(await read_json(request), UPDATE_REPOSITORY)
+    payload = await read_payload(request, UPDATE_REPOSITORY)
     access = await repository_access(request, *repositories.permission_for_update(payload))
     record = await repositories.update_repository(context(request), access.principal, access.row, payload)
     return json_response((await _documents(request, [(record, access.permission)]))[0])

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from qarion_pypi.api.blobs import blob_response
 from qarion_pypi.context import Context
-from qarion_pypi.errors import NotFound
+from qarion_pypi.errors import Unavailable
 from qarion_pypi.repositories.base import BlobResource, BytesResource, RedirectResource, Resource, StreamResource
 
 log = logging.getLogger(__name__)
@@ -18,11 +18,14 @@ _IMMUTABLE = "private, max-age=31536000, immutable"
 
 async def respond(ctx: Context, resource: Resource) -> Response:
     match resource:
-        case BlobResource(sha256=sha256):
+        case BlobResource(sha256=sha256, size=size):
             blob = await ctx.blobs.open(sha256)
-            if blob is None:
-                log.error("blob %s is missing from the %s store", sha256, ctx.blobs.name)
-                raise NotFound("File not found.")
+            if blob is None or (size is not None and blob.size != size):
+                # The row says the file exists; its bytes do not: a fault of this server, said
+                # plainly, logged for its operators (``qarion-pypi check`` lists every such file).
+                state = "missing" if blob is None else f"damaged ({blob.size} bytes instead of {size})"
+                log.error("blob %s is %s in the %s store", sha256, state, ctx.blobs.name)
+                raise Unavailable("The stored file is unavailable; the server's operators have been told.")
             return blob_response(blob, {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE})
         case BytesResource(body=body, sha256=sha256):
             headers = {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}

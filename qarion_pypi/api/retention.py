@@ -8,9 +8,9 @@ from starlette.responses import Response
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import repository_access
 from qarion_pypi.api.endpoints import Endpoint
-from qarion_pypi.api.http import context, json_response, read_json
+from qarion_pypi.api.http import context, json_response
 from qarion_pypi.api.jobs import job_status, queue_job
-from qarion_pypi.api.payloads import NAME, Field, validate
+from qarion_pypi.api.payloads import NAME, Field, read_payload
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.services.catalog import retention
 
@@ -33,14 +33,14 @@ async def read_retention_rules(request: Request) -> Response:
 
 async def replace_retention_rules(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "admin")
-    payload = validate(await read_json(request), RETENTION_RULES)
+    payload = await read_payload(request, RETENTION_RULES)
     rows = await retention.replace_rules(context(request), access.row, payload["rules"])
     return json_response({"rules": [presenters.retention_rule(row) for row in rows]})
 
 
 async def start_retention_run(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "delete")
-    payload = validate(await read_json(request), RETENTION_RUN)
+    payload = await read_payload(request, RETENTION_RUN)
     params = retention.RunParams(dry_run=payload.get("dry_run", True))
     return await queue_job(request, access, retention.JOB_KIND, params.as_params())
 

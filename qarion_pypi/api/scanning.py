@@ -8,9 +8,9 @@ from starlette.responses import Response
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import file_access, repository_access
 from qarion_pypi.api.endpoints import Endpoint
-from qarion_pypi.api.http import context, json_response, read_json
+from qarion_pypi.api.http import context, json_response
 from qarion_pypi.api.jobs import job_accepted, job_status
-from qarion_pypi.api.payloads import Field, validate
+from qarion_pypi.api.payloads import Field, read_payload
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.db import Row
 from qarion_pypi.osv.severity import LEVELS
@@ -46,14 +46,14 @@ async def read_scan_policy(request: Request) -> Response:
 
 
 async def update_scan_policy(request: Request) -> Response:
-    payload = validate(await read_json(request), SCAN_POLICY)
+    payload = await read_payload(request, SCAN_POLICY)
     access = await repository_access(request, Permission.ADMIN, "admin")
     updated = await policy.update_policy(context(request), access.principal, access.row, payload)
     return json_response(_policy_document(request, updated))
 
 
 async def queue_repository_scans(request: Request) -> Response:
-    validate(await read_json(request), {})
+    await read_payload(request, {})
     access = await repository_access(request, Permission.ADMIN, "scan")
     job_id, count = await scans.queue_repository(context(request), access.principal, access.row)
     return job_accepted(request, job_id, scan_count=count)
@@ -65,7 +65,7 @@ async def read_scan_job(request: Request) -> Response:
 
 async def queue_file_scan(request: Request) -> Response:
     ctx = context(request)
-    payload = validate(await read_json(request), FILE_SCAN)
+    payload = await read_payload(request, FILE_SCAN)
     access = await file_access(request, Permission.ADMIN, "scan")
     scan = await scans.queue_file(ctx, access.principal, access.row, payload.get("trigger", "manual"))
     return await _scan_response(request, access.row.id, scan, 202)

@@ -8,8 +8,8 @@ from starlette.responses import Response
 from qarion_pypi.api import presenters
 from qarion_pypi.api.access import scope_access, space_access
 from qarion_pypi.api.endpoints import Endpoint
-from qarion_pypi.api.http import context, json_response, principal, read_json
-from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, validate
+from qarion_pypi.api.http import context, json_response, principal
+from qarion_pypi.api.payloads import DESCRIPTION, NAME, OPTIONAL_NAME, SLUG, Field, read_payload
 from qarion_pypi.auth.permissions import GRANT_LEVELS, SPACE_MEMBER_LEVELS, Permission, effective_permission
 from qarion_pypi.services.accounts import scopes, spaces
 
@@ -50,13 +50,13 @@ async def list_scopes(request: Request) -> Response:
 
 async def create_scope(request: Request) -> Response:
     access = await space_access(request, Permission.ADMIN, "create")
-    payload = validate(await read_json(request), CREATE_SCOPE)
+    payload = await read_payload(request, CREATE_SCOPE)
     row = await scopes.create_scope(context(request), access.principal, access.space, payload)
     return json_response(presenters.project_scope(row, access.permission), 201)
 
 
 async def update_scope(request: Request) -> Response:
-    payload = validate(await read_json(request), UPDATE_SCOPE)
+    payload = await read_payload(request, UPDATE_SCOPE)
     needed = scopes.permission_for_update(payload)
     access = await scope_access(request, needed, needed.label)
     row = await scopes.update_scope(context(request), access.principal, access.row, payload)
@@ -71,7 +71,7 @@ async def read_scope_access(request: Request) -> Response:
 
 async def replace_scope_access(request: Request) -> Response:
     access = await scope_access(request, Permission.ADMIN, "admin")
-    payload = validate(await read_json(request), SCOPE_ACCESS)
+    payload = await read_payload(request, SCOPE_ACCESS)
     ctx = context(request)
     level, grants = payload["space_member_access_level"], payload["grants"]
     await scopes.replace_access(ctx, access.principal, access.row, level, grants)

@@ -20,7 +20,13 @@ async def receive_upload(
     request.state.audit_detail = form.filename
     request.state.audit_resource_name = form.filename
     try:
-        upload = uploads.Upload(form=form.first_values(), filename=form.filename, blob=form.blob, legacy=legacy)
+        upload = uploads.Upload(
+            form=form.first_values(),
+            filename=form.filename,
+            blob=form.blob,
+            legacy=legacy,
+            content_type=form.content_type,
+        )
         outcome = await uploads.accept(ctx, principal, repository, upload)
     finally:
         form.discard()

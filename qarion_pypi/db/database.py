@@ -55,9 +55,11 @@ class _Databases(databases.Database):
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, lock_timeout: float = 10.0) -> None:
+        """``lock_timeout``: seconds a writer waits for SQLite's write lock before its request is
+        answered 503 (reads never wait: WAL)."""
         self.url = url
-        self._db = _Databases(url)
+        self._db = _Databases(url, lock_timeout=lock_timeout) if self.is_sqlite else _Databases(url)
         self._changes: ChangeToken = NoChangeToken()
 
     @property
@@ -150,6 +152,20 @@ class Database:
         """A write transaction: everything inside commits together or not at all."""
         async with self._db.transaction():
             yield
+
+    async def integrity_problems(self) -> list[str]:
+        """What the database itself finds wrong with its files and references (SQLite's own
+        checks; PostgreSQL guards both itself)."""
+        if not self.is_sqlite:
+            return []
+        problems = []
+        for row in await self._db.fetch_all(sa.text("PRAGMA integrity_check")):
+            text = str(row[0])
+            if text != "ok":
+                problems.append(f"database: {text}")
+        for row in await self._db.fetch_all(sa.text("PRAGMA foreign_key_check")):
+            problems.append(f"database: row {row[1]} of {row[0]} points at a missing {row[2]}")
+        return problems
 
     async def ping(self) -> None:
         await self._db.fetch_val(sa.text("SELECT 1"))

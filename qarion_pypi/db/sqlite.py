@@ -22,18 +22,22 @@ from sqlalchemy.engine.cursor import CursorResultMetaData
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.ddl import DDLElement
 
+from qarion_pypi.errors import InsufficientStorage, Unavailable
+
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=10000",
 )
+BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when the write lock stayed taken
 
 
 class PooledSQLitePool:
-    def __init__(self, url: DatabaseURL, size: int = 4) -> None:
+    def __init__(self, url: DatabaseURL, size: int = 4, lock_timeout: float = 10.0) -> None:
         self._database = url.database
         self._size = size
+        # How long a writer waits for the write lock before its request is answered 503.
+        self._busy_ms = int(lock_timeout * 1000)
         self._idle: asyncio.Queue[aiosqlite.Connection] | None = None
         self._opened = 0
         self._all: list[aiosqlite.Connection] = []
@@ -42,7 +46,7 @@ class PooledSQLitePool:
     async def _open(self) -> aiosqlite.Connection:
         connection = aiosqlite.connect(self._database, isolation_level=None)
         await connection.__aenter__()
-        for pragma in _PRAGMAS:
+        for pragma in (*_PRAGMAS, f"PRAGMA busy_timeout={self._busy_ms}"):
             await connection.execute(pragma)
         self._all.append(connection)
         return connection
@@ -84,8 +88,22 @@ def _run(connection: sqlite3.Connection, sql: str, args: list[Any]) -> tuple[Any
 
 async def _in_thread(connection: aiosqlite.Connection, sql: str, args: list[Any]) -> tuple[Any, list[Any], int]:
     # aiosqlite's _execute runs a callable on its worker thread with the sqlite3 connection.
-    result: tuple[Any, list[Any], int] = await connection._execute(_run, connection._conn, sql, args)  # type: ignore[no-untyped-call]
+    try:
+        result: tuple[Any, list[Any], int] = await connection._execute(_run, connection._conn, sql, args)  # type: ignore[no-untyped-call]
+    except sqlite3.OperationalError as exc:
+        raise _refusal(exc) from exc
     return result
+
+
+def _refusal(exc: sqlite3.OperationalError) -> Exception:
+    """What a client should hear when SQLite cannot do it: busy past the lock timeout is a 503
+    worth retrying; a full disk is a 507. Anything else stays the error it is."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc):
+        return Unavailable("The database is busy with other writes; try again shortly.", retry_after=BUSY_RETRY_AFTER)
+    if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        return InsufficientStorage()
+    return exc
 
 
 class ImmediateTransaction(SQLiteTransaction):
@@ -186,9 +204,9 @@ def _bind(compiled: Any, extracted: Any, dialect: Any) -> tuple[str, list[Any], 
 
 
 class PooledSQLiteBackend(SQLiteBackend):
-    def __init__(self, database_url: DatabaseURL | str, **options: typing.Any) -> None:
+    def __init__(self, database_url: DatabaseURL | str, lock_timeout: float = 10.0, **options: typing.Any) -> None:
         super().__init__(database_url, **options)
-        self._pool = PooledSQLitePool(self._database_url)  # type: ignore[assignment]
+        self._pool = PooledSQLitePool(self._database_url, lock_timeout=lock_timeout)  # type: ignore[assignment]
 
     async def disconnect(self) -> None:
         await typing.cast(PooledSQLitePool, self._pool).close()

@@ -8,16 +8,18 @@ These functions block; callers run them in a worker thread.
 from __future__ import annotations
 
 import gzip
+import struct
 import tarfile
 import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, BinaryIO
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from qarion_pypi.config import Settings
 from qarion_pypi.distributions.filenames import DistFilename
 from qarion_pypi.errors import BadRequest
 
@@ -30,6 +32,11 @@ _EXPANSION_FLOOR = 64 * 1024 * 1024
 class ArchiveLimits:
     max_metadata_bytes: int
     max_compression_ratio: int
+    max_members: int = 100_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> ArchiveLimits:
+        return cls(settings.max_metadata_bytes, settings.max_compression_ratio, settings.max_archive_members)
 
     def max_expanded(self, archive_size: int) -> int:
         return max(_EXPANSION_FLOOR, archive_size * self.max_compression_ratio)
@@ -65,6 +72,9 @@ def read_core_metadata(path: Path, dist: DistFilename, limits: ArchiveLimits) ->
 
 
 def _read_zip(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
+    entries = _zip_layout(path)
+    if entries > limits.max_members:
+        raise _invalid(f"the archive has more than {limits.max_members} members.")
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError):
@@ -75,8 +85,11 @@ def _read_zip(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
         if dist.distribution_type == "wheel":
             dist_info = _wheel_dist_info(infos, dist)
             names = {info.filename for info in infos}
-            if f"{dist_info}/WHEEL" not in names:
-                raise BadRequest(f"Wheel '{dist.filename}' does not contain the required WHEEL file: {dist_info}/WHEEL")
+            for required in ("WHEEL", "RECORD"):
+                if f"{dist_info}/{required}" not in names:
+                    raise BadRequest(
+                        f"Wheel '{dist.filename}' does not contain the required {required} file: {dist_info}/{required}"
+                    )
             member = f"{dist_info}/METADATA"
             missing = f"Wheel '{dist.filename}' does not contain the required METADATA file: {member}"
         else:
@@ -97,6 +110,54 @@ def _read_zip(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
         if len(data) > limits.max_metadata_bytes:
             raise _invalid(f"{member} is larger than {limits.max_metadata_bytes} bytes.")
         return data
+
+
+_LOCAL_HEADER = b"PK\x03\x04"
+_END = struct.Struct("<4s4H2LH")  # end of central directory record
+_END64_LOCATOR = struct.Struct("<4sLQL")
+_END64 = struct.Struct("<4sQ2H2L4Q")
+
+
+def _zip_layout(path: Path) -> int:
+    """The archive's member count, read from its end record before anything else is, after
+    checking that the archive is nothing but a ZIP: it starts with a local file header, its
+    central directory ends where its end records begin, and nothing follows them (the shapes a
+    ZIP/tar polyglot or appended data would have)."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        handle.seek(max(0, size - _END.size - 0xFFFF))
+        tail = handle.read()
+        position = tail.rfind(b"PK\x05\x06")
+        if position < 0 or len(tail) - position < _END.size:
+            raise _invalid("not a valid ZIP archive.")
+        if head != _LOCAL_HEADER:
+            raise _invalid("the ZIP archive has data before its first member.")
+        _, _, _, _, entries, directory_size, directory_offset, comment = _END.unpack_from(tail, position)
+        end_at = size - len(tail) + position
+        if end_at + _END.size + comment != size:
+            raise _invalid("the ZIP archive has data after its end.")
+        starts = end_at
+        if 0xFFFF in (entries,) or 0xFFFFFFFF in (directory_size, directory_offset):
+            entries, directory_size, directory_offset, starts = _zip64_end(handle, end_at)
+    if directory_offset + directory_size != starts:
+        raise _invalid("the ZIP archive's central directory is not where its end record says.")
+    return int(entries)
+
+
+def _zip64_end(handle: BinaryIO, end_at: int) -> tuple[int, int, int, int]:
+    """(entries, directory size, directory offset, where the ZIP64 end record starts)."""
+    if end_at < _END64_LOCATOR.size:
+        raise _invalid("not a valid ZIP64 archive.")
+    handle.seek(end_at - _END64_LOCATOR.size)
+    signature, _, record_at, _ = _END64_LOCATOR.unpack(handle.read(_END64_LOCATOR.size))
+    if signature != b"PK\x06\x07" or record_at + _END64.size != end_at - _END64_LOCATOR.size:
+        raise _invalid("not a valid ZIP64 archive (misplaced end records).")
+    handle.seek(record_at)
+    fields = _END64.unpack(handle.read(_END64.size))
+    if fields[0] != b"PK\x06\x06":
+        raise _invalid("not a valid ZIP64 archive.")
+    return fields[7], fields[8], fields[9], record_at
 
 
 def infos_names(infos: list[zipfile.ZipInfo]) -> list[str]:
@@ -168,15 +229,30 @@ class _BoundedReader:
 
 def _read_tar_gz(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
     limit = limits.max_expanded(path.stat().st_size)
+    with open(path, "rb") as handle:
+        if handle.read(2) != b"\x1f\x8b":
+            raise _invalid("not a valid gzip-compressed tar archive.")
     try:
         with gzip.open(path, "rb") as raw:
             stream = _BoundedReader(raw, limit)
             with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
-                return _scan_tar(archive, dist, limits)
+                found = _scan_tar(archive, dist, limits)
+            _check_tar_end(stream)
+            return found
     except BadRequest:
         raise
+    except gzip.BadGzipFile:
+        raise _invalid("the gzip stream is not valid, or has data after its end.") from None
     except (tarfile.TarError, OSError, EOFError, zlib.error):
         raise _invalid("not a valid gzip-compressed tar archive.") from None
+
+
+def _check_tar_end(stream: _BoundedReader) -> None:
+    """After the tar archive's end marker only its zero padding may follow: no second archive,
+    no appended file (the shapes of a tar/ZIP polyglot)."""
+    while chunk := stream.read(64 * 1024):
+        if chunk.strip(b"\x00"):
+            raise _invalid("the archive has data after its end.")
 
 
 def _scan_tar(archive: tarfile.TarFile, dist: DistFilename, limits: ArchiveLimits) -> bytes:
@@ -185,7 +261,10 @@ def _scan_tar(archive: tarfile.TarFile, dist: DistFilename, limits: ArchiveLimit
     found: dict[str, bytes] = {}
     count = 0
     for member in archive:
+        archive.members.clear()  # type: ignore[attr-defined]  # streamed: nothing looks back, keep nothing
         count += 1
+        if count > limits.max_members:
+            raise _invalid(f"the archive has more than {limits.max_members} members.")
         path = _check_member_path(member.name)
         if member.issym() or member.islnk():
             _check_member_path(member.linkname)

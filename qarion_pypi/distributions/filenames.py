@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,6 +40,7 @@ class DistFilename:
     distribution_type: DistributionType
     extension: str
     tags: frozenset[Tag] = frozenset()
+    build: tuple[int, str] | tuple[()] = ()  # a wheel's build tag
 
     @property
     def packagetype(self) -> str:
@@ -61,10 +63,11 @@ def parse_dist_filename(filename: str) -> DistFilename:
     _check_plain_name(filename)
     if filename.endswith(".whl"):
         try:
-            name, version, _build, tags = parse_wheel_filename(filename)
+            name, version, build, tags = parse_wheel_filename(filename)
         except InvalidWheelFilename as exc:
             raise BadRequest(f"Invalid wheel filename: {exc}") from None
-        return DistFilename(filename, name, version, "wheel", ".whl", tags)
+        _check_tags(filename)
+        return DistFilename(filename, name, version, "wheel", ".whl", tags, build)
     for extension in (".tar.gz", ".zip"):
         if filename.endswith(extension):
             try:
@@ -76,6 +79,19 @@ def parse_dist_filename(filename: str) -> DistFilename:
         f"Invalid file extension: {filename!r}. Use .whl for wheels or .tar.gz for source "
         "distributions (.zip is accepted for older sdists)."
     )
+
+
+_TAG = re.compile(r"[A-Za-z0-9_.]+")
+
+
+def _check_tags(filename: str) -> None:
+    """Wheel tags are made of letters, digits, '_' and '.' (compressed sets): the public index
+    refuses anything else, and a '+' or '!' there is no platform any installer knows."""
+    for tag in filename.removesuffix(".whl").split("-")[-3:]:
+        if not _TAG.fullmatch(tag):
+            raise BadRequest(
+                f"Invalid wheel filename: the tag {tag!r} has characters other than letters, digits, '_' and '.'."
+            )
 
 
 def _check_plain_name(filename: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import anyio.to_thread
 from packaging.metadata import InvalidMetadata, Metadata, parse_email
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -27,6 +28,8 @@ _KNOWN_HEADERS = {
 # build's only when none of these is left to the build (Dynamic) and the format knows Dynamic.
 RESOLVER_FIELDS = frozenset({"requires-dist", "requires-python", "provides-extra"})
 _STATIC_SINCE = Version("2.2")
+# Real METADATA files with every extra spelled out stay in the low thousands of header lines.
+MAX_HEADER_LINES = 10_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -43,6 +46,8 @@ class CoreMetadata:
     requires_external: tuple[str, ...] = ()
     provides_extra: tuple[str, ...] = ()
     dynamic: frozenset[str] = frozenset()  # lowercased field names
+    license: str | None = None
+    license_expression: str | None = None
 
     def trusted_for(self, distribution_type: str) -> bool:
         """May resolvers use this metadata instead of building the distribution (PEP 658/643)?
@@ -55,6 +60,12 @@ class CoreMetadata:
         return Version(self.metadata_version) >= _STATIC_SINCE and not (self.dynamic & RESOLVER_FIELDS)
 
 
+async def parse_off_loop(raw: bytes) -> CoreMetadata:
+    """``parse_core_metadata`` in a worker thread: parsing costs CPU in proportion to the input,
+    and no request should wait behind someone else's metadata."""
+    return await anyio.to_thread.run_sync(parse_core_metadata, raw)
+
+
 def parse_core_metadata(raw: bytes) -> CoreMetadata:
     """Parse strictly, reporting every problem at once, with three historical tolerances.
 
@@ -63,6 +74,9 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
     - a field newer than the declared version (setuptools wrote License-File into 2.1);
     - unknown extra headers are ignored.
     """
+    header = raw.split(b"\n\n", 1)[0]
+    if header.count(b"\n") >= MAX_HEADER_LINES:  # checked before anything is parsed
+        raise BadRequest(f"Invalid distribution metadata: more than {MAX_HEADER_LINES} header lines.")
     fields, unparsed = parse_email(raw)
     problems = [f"{key!r} has invalid data" for key in unparsed if key.lower() in _KNOWN_HEADERS]
     if fields.get("metadata_version") == "2.0":
@@ -93,6 +107,8 @@ def parse_core_metadata(raw: bytes) -> CoreMetadata:
             requires_external=tuple(fields.get("requires_external", ())),
             provides_extra=tuple(fields.get("provides_extra", ())),
             dynamic=frozenset(name.lower() for name in fields.get("dynamic", ())),
+            license=fields.get("license"),
+            license_expression=fields.get("license_expression"),
         )
     except (InvalidMetadata, ValueError) as exc:
         raise BadRequest(f"Invalid distribution metadata: {exc}") from None

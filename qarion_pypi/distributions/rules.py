@@ -7,8 +7,10 @@ raises BadRequest naming the first problem. Checks against stored state live in 
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Mapping
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -17,6 +19,11 @@ from qarion_pypi.distributions.metadata import CoreMetadata
 from qarion_pypi.errors import BadRequest, Gone
 from qarion_pypi.storage import Digests
 
+_HEX = re.compile(r"[0-9A-Fa-f]{1,128}")
+MAX_SUMMARY = 512
+# What a distribution's file part may be sent as: a distribution, or unlabelled (RFC 7578 then
+# means application/octet-stream). An image or a text is not a distribution.
+_DISTRIBUTION_MEDIA = re.compile(r"application/[A-Za-z0-9.+-]+")
 _DIGEST_FIELDS = {"md5_digest": "md5", "sha256_digest": "sha256", "blake2_256_digest": "blake2_256"}
 
 
@@ -76,6 +83,8 @@ def check_digests(form: Mapping[str, str], digests: Digests) -> None:
         supplied = form.get(field)
         if supplied is None or supplied == "":
             continue
+        if not _HEX.fullmatch(supplied.strip()):
+            raise BadRequest(f"Invalid value for {field}: a digest is written in hexadecimal digits.")
         actual = getattr(digests, attribute)
         if not hmac.compare_digest(supplied.strip().lower(), actual):
             raise BadRequest(
@@ -92,6 +101,25 @@ def check_metadata_against_filename(metadata: CoreMetadata, dist: DistFilename) 
         raise BadRequest(
             f"The version in the metadata ({metadata.version}) does not match the filename "
             f"{dist.filename!r} ({dist.version})."
+        )
+
+
+def check_content_type(content_type: str | None) -> None:
+    if content_type and not _DISTRIBUTION_MEDIA.fullmatch(content_type.split(";")[0].strip()):
+        raise BadRequest(f"Invalid distribution file: sent as {content_type!r}, which is not a distribution.")
+
+
+def check_metadata_rules(metadata: CoreMetadata) -> None:
+    """What the public index refuses in otherwise readable metadata."""
+    if len(metadata.summary) > MAX_SUMMARY:
+        raise BadRequest(f"Invalid distribution metadata: the summary is longer than {MAX_SUMMARY} characters.")
+    for text in metadata.requires_dist:
+        if Requirement(text).url:
+            raise BadRequest(f"Can't have direct dependency: {text!r}. Depend on a released version instead.")
+    if metadata.license is not None and metadata.license_expression is not None:
+        raise BadRequest(
+            "Invalid distribution metadata: License and License-Expression cannot both be given (PEP 639); "
+            "keep License-Expression."
         )
 
 

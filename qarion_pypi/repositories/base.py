@@ -29,9 +29,10 @@ def file_link(file_id: str, filename: str) -> str:
 
 @dataclass(frozen=True)
 class BlobResource:
-    """Bytes in the blob store, named by their sha256."""
+    """Bytes in the blob store, named by their sha256, of ``size`` bytes when that is known."""
 
     sha256: str
+    size: int | None = None
 
 
 @dataclass(frozen=True)

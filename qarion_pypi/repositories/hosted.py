@@ -75,7 +75,7 @@ class HostedRepository:
         if file is None:
             return None
         if filename == file["filename"]:
-            return BlobResource(file["sha256"])
+            return BlobResource(file["sha256"], file["size"])
         if filename == file["filename"] + METADATA_SUFFIX and file["metadata_sha256"] and file["metadata_trusted"]:
             return BytesResource(
                 await core_metadata.load(self._ctx.db, file["metadata_sha256"]), file["metadata_sha256"]
@@ -89,7 +89,11 @@ class HostedRepository:
         async def lookup() -> Row | None:
             return await self._ctx.db.fetch_one(
                 sa.select(
-                    t.files.c.filename, t.files.c.sha256, t.files.c.metadata_sha256, t.files.c.metadata_trusted
+                    t.files.c.filename,
+                    t.files.c.sha256,
+                    t.files.c.size,
+                    t.files.c.metadata_sha256,
+                    t.files.c.metadata_trusted,
                 ).where(t.files.c.id == file_id, t.files.c.repository_id == self.record.id)
             )
 

@@ -19,7 +19,7 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import parse_dist_filename
-from qarion_pypi.distributions.metadata import parse_core_metadata
+from qarion_pypi.distributions.metadata import parse_off_loop
 from qarion_pypi.errors import BadRequest, Unavailable
 from qarion_pypi.repositories import core_metadata, proxy_cache
 from qarion_pypi.repositories.base import (
@@ -87,7 +87,7 @@ class ProxyRepository:
         return bool(file["blob_sha256"]) and await self._ctx.blobs.exists(file["blob_sha256"])
 
     async def _open(self, file: Row) -> UpstreamFile:
-        client = self._ctx.http.with_auth(self._settings.credentials)
+        client = proxy_cache.upstream_client(self._ctx, self.record)
         blob = self._ctx.blobs.incoming()
         try:
             return await UpstreamFile.open(client, file["url"], blob, max_bytes=self._ctx.settings.max_upload_bytes,
@@ -142,7 +142,7 @@ class ProxyRepository:
                 return None
         values: dict[str, object] = {"metadata_sha256": await core_metadata.store(self._ctx.db, raw)}
         try:
-            parsed = parse_core_metadata(raw)
+            parsed = await parse_off_loop(raw)
         except BadRequest:
             values["metadata_trusted"] = False
         else:
@@ -162,7 +162,7 @@ class ProxyRepository:
         return raw
 
     async def _upstream_metadata(self, file: Row) -> bytes | None:
-        client = self._ctx.http.with_auth(self._settings.credentials)
+        client = proxy_cache.upstream_client(self._ctx, self.record)
         expected = file["upstream_metadata"]
         entry = FileEntry(
             file["filename"], file["url"], file["sha256"], 0, core_metadata=True if expected == "true" else expected
@@ -173,7 +173,7 @@ class ProxyRepository:
             return None
 
     def _limits(self) -> ArchiveLimits:
-        return ArchiveLimits(self._ctx.settings.max_metadata_bytes, self._ctx.settings.max_compression_ratio)
+        return ArchiveLimits.of(self._ctx.settings)
 
 
 def _offers_metadata(row: Row) -> bool:

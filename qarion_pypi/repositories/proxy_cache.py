@@ -17,13 +17,19 @@ from qarion_pypi.db.ids import is_uuid, new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.repositories.records import ProxySettings, RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectPage
-from qarion_pypi.upstream.http import UpstreamError
+from qarion_pypi.upstream.http import AuthedClient, UpstreamError
 from qarion_pypi.upstream.simple import fetch_project
 
 
 def settings(record: RepositoryRecord) -> ProxySettings:
     assert record.proxy is not None, "only proxy repositories have a proxy cache"
     return record.proxy
+
+
+def upstream_client(ctx: Context, record: RepositoryRecord) -> AuthedClient:
+    """The proxy's way to its upstream: its credentials go to the upstream's own origin only."""
+    proxy = settings(record)
+    return ctx.http.with_auth(proxy.credentials, origin_of=proxy.remote_url)
 
 
 async def project_page(ctx: Context, record: RepositoryRecord, name: str) -> tuple[ProjectPage, list[Row]] | None:
@@ -48,9 +54,10 @@ async def project_page(ctx: Context, record: RepositoryRecord, name: str) -> tup
 
 async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Row | None) -> Row | None:
     proxy = settings(record)
-    client = ctx.http.with_auth(proxy.credentials)
     try:
-        fetched = await fetch_project(client, proxy.remote_url, name, cached["etag"] if cached else None)
+        fetched = await fetch_project(
+            upstream_client(ctx, record), proxy.remote_url, name, cached["etag"] if cached else None
+        )
     except UpstreamError:
         return cached  # stale on error: the last good page, or nothing if never seen
     now = utcnow()

@@ -12,7 +12,7 @@ from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import is_uuid
 from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.repositories.records import DEFAULT_CACHE_TTL, FileMode, RepositoryKind
-from qarion_pypi.upstream.urls import is_http_url
+from qarion_pypi.upstream.urls import index_url_problem, split_credentials
 
 KINDS = tuple(kind.value for kind in RepositoryKind)
 FILE_MODES = tuple(mode.value for mode in FileMode)
@@ -35,6 +35,7 @@ def columns(kind: RepositoryKind, fields: Mapping[str, Any], *, creating: bool) 
     if kind is RepositoryKind.PROXY:
         values = {name: fields[name] for name in FIELDS[kind] if name in fields}
         errors += _proxy_errors(values, creating=creating)
+        errors += _move_credentials(values)
         if creating:
             values.setdefault("cache_ttl", DEFAULT_CACHE_TTL)
             values.setdefault("file_mode", FileMode.STREAM.value)
@@ -52,11 +53,43 @@ def _proxy_errors(values: Mapping[str, Any], *, creating: bool) -> list[FieldErr
     url = values.get("remote_url")
     if creating and not url:
         errors.append(FieldError("remote_url", "is required for proxy repositories"))
-    elif url is not None and not is_http_url(url):
-        errors.append(FieldError("remote_url", "must be an http(s) URL of a Simple API index"))
+    elif url is not None and (problem := index_url_problem(url)):
+        errors.append(FieldError("remote_url", problem))
     if values.get("cache_ttl") is not None and values["cache_ttl"] < 0:
         errors.append(FieldError("cache_ttl", "must be zero or more seconds"))
     return errors
+
+
+def _move_credentials(values: dict[str, Any]) -> list[FieldError]:
+    """Credentials written into ``remote_url`` become the upstream credentials: a URL is shown to
+    every viewer, a password never is."""
+    url = values.get("remote_url")
+    if not url or index_url_problem(url):
+        return []
+    bare, username, password = split_credentials(url)
+    if username is None and password is None:
+        return []
+    if values.get("upstream_username") or values.get("upstream_password"):
+        return [FieldError("remote_url", "carries credentials and upstream_username/upstream_password are given too")]
+    values.update(remote_url=bare, upstream_username=username or "", upstream_password=password)
+    return []
+
+
+async def move_stored_credentials(db: Database) -> None:
+    """Schema 3: proxies stored before it may carry credentials in ``remote_url``."""
+    rows = await db.fetch_all(
+        sa.select(t.repositories.c.id, t.repositories.c.remote_url, t.repositories.c.upstream_username).where(
+            t.repositories.c.remote_url.is_not(None)
+        )
+    )
+    for row in rows:
+        bare, username, password = split_credentials(row["remote_url"])
+        if bare == row["remote_url"]:
+            continue
+        values: dict[str, Any] = {"remote_url": bare}
+        if not row["upstream_username"]:
+            values.update(upstream_username=username or "", upstream_password=password)
+        await db.execute(t.repositories.update().where(t.repositories.c.id == row["id"]).values(**values))
 
 
 def _kind_of(name: str) -> str:

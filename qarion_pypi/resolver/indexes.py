@@ -15,7 +15,7 @@ from packaging.utils import NormalizedName
 from qarion_pypi.context import Context
 from qarion_pypi.db import tables as t
 from qarion_pypi.distributions.archives import ArchiveLimits
-from qarion_pypi.distributions.metadata import parse_core_metadata
+from qarion_pypi.distributions.metadata import parse_off_loop
 from qarion_pypi.errors import Unavailable
 from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import FileEntry
@@ -30,7 +30,7 @@ class UpstreamIndex:
         self._ctx = ctx
         self._index_url = index_url
         self._client = ctx.http.with_auth(None)
-        self._limits = ArchiveLimits(ctx.settings.max_metadata_bytes, ctx.settings.max_compression_ratio)
+        self._limits = ArchiveLimits.of(ctx.settings)
 
     async def pages(self, project: NormalizedName) -> list[FileEntry] | None:
         try:
@@ -44,7 +44,7 @@ class UpstreamIndex:
             source = await fetch_metadata(self._client, entry, self._limits, self._ctx.settings.max_upload_bytes)
         except UpstreamError as exc:
             raise Unavailable(f"The metadata of {entry.filename} could not be read: {exc}") from None
-        return parse_core_metadata(source.raw).requires_dist
+        return (await parse_off_loop(source.raw)).requires_dist
 
 
 class RepositoryIndex:

@@ -27,7 +27,7 @@ from qarion_pypi.osv.severity import rank
 from qarion_pypi.repositories import records
 from qarion_pypi.repositories.records import FileRecord, RepositoryRecord
 from qarion_pypi.resolver.target import known_platform
-from qarion_pypi.upstream.urls import is_http_url
+from qarion_pypi.upstream.urls import index_url_problem
 
 PROVIDERS = ("osv",)
 ENFORCEMENT_MODES = ("report_only", "block_by_threshold")
@@ -175,8 +175,8 @@ def _check(ctx: Context, policy: ScanPolicy) -> None:
 def _url_problem(url: str) -> str | None:
     if len(url) > MAX_URL_LENGTH:
         return f"must be at most {MAX_URL_LENGTH} characters"
-    if not is_http_url(url):
-        return "must be an http(s) URL of a Simple API index"
+    if problem := index_url_problem(url):
+        return problem
     parts = urlsplit(url)
     if parts.username or parts.password:
         return "must not carry credentials (extra indexes are read without authentication)"

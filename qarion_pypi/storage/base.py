@@ -8,16 +8,19 @@ names no path, so a store may be a directory, an object store or memory.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import anyio.to_thread
+
+from qarion_pypi.errors import InsufficientStorage
 
 _FLUSH_AT = 1024 * 1024
 STAGING_PREFIX = "incoming-"
@@ -41,8 +44,9 @@ class IncomingBlob:
     """
 
     def __init__(self, staging_dir: Path) -> None:
-        staging_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=staging_dir, prefix=STAGING_PREFIX)
+        with full_disk_refused():
+            staging_dir.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=staging_dir, prefix=STAGING_PREFIX)
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._pending: list[bytes] = []
@@ -69,13 +73,19 @@ class IncomingBlob:
         self._sha256.update(data)
         self._md5.update(data)
         self._blake2.update(data)
+        with full_disk_refused():
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        """The one place staged bytes reach the disk (a test's full disk replaces it)."""
         self._file.write(data)
 
     async def finish(self) -> Digests:
         def finish_sync() -> None:
             self._flush()
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            with full_disk_refused():
+                self._file.flush()
+                os.fsync(self._file.fileno())
             self._file.close()
 
         await anyio.to_thread.run_sync(finish_sync)
@@ -93,8 +103,28 @@ class IncomingBlob:
         self.path.unlink(missing_ok=True)
 
 
+@contextmanager
+def full_disk_refused() -> Iterator[None]:
+    """A full disk (or quota) becomes a 507 that says so, instead of a bare server error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage() from exc
+        raise
+
+
 # (start, end): the bytes [start, end) of a blob, as they are read.
 Reader = Callable[[int, int], AsyncIterator[bytes]]
+
+
+@dataclass(frozen=True)
+class BlobEntry:
+    """A blob as the store lists it."""
+
+    sha256: str
+    size: int
+    modified: float  # seconds since the epoch: when it was stored, or last stored again
 
 
 @dataclass(frozen=True)
@@ -128,6 +158,9 @@ class BlobStore(Protocol):
         archive); FileNotFoundError when the store does not have it."""
 
     async def exists(self, sha256: str) -> bool: ...
+
+    def entries(self) -> AsyncIterator[BlobEntry]:
+        """Every blob the store holds, in no particular order."""
 
     async def delete(self, sha256: str) -> None:
         """Remove a blob; missing blobs are not an error."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from qarion_pypi.storage.base import IncomingBlob, StoredBlob, sweep_staging_dir
+from qarion_pypi.storage.base import BlobEntry, IncomingBlob, StoredBlob, full_disk_refused, sweep_staging_dir
 
 _SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
 _CHUNK = 1024 * 1024
@@ -42,8 +42,10 @@ class FilesystemBlobStore:
     def _place(source: Path, target: Path) -> None:
         if target.exists():
             source.unlink(missing_ok=True)
+            os.utime(target)  # referenced again: young, so collecting orphans leaves it alone
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
+        with full_disk_refused():
+            target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
         dir_fd = os.open(target.parent, os.O_RDONLY)
         try:
@@ -79,6 +81,13 @@ class FilesystemBlobStore:
             raise FileNotFoundError(sha256)
         yield path
 
+    async def entries(self) -> AsyncIterator[BlobEntry]:
+        """Walked a directory at a time in a worker thread: a million blobs never sit in memory."""
+        for first in await anyio.to_thread.run_sync(_subdirectories, self.root):
+            for second in await anyio.to_thread.run_sync(_subdirectories, first):
+                for entry in await anyio.to_thread.run_sync(_blobs_in, second):
+                    yield entry
+
     async def exists(self, sha256: str) -> bool:
         return await anyio.to_thread.run_sync(self.path_for(sha256).exists)
 
@@ -101,3 +110,19 @@ class FilesystemBlobStore:
                 os.unlink(name)
 
         await anyio.to_thread.run_sync(probe)
+
+
+def _subdirectories(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and len(p.name) == 2 and not p.name.startswith("."))
+
+
+def _blobs_in(directory: Path) -> list[BlobEntry]:
+    found = []
+    for path in directory.iterdir():
+        if _SHA256.match(path.name):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:  # deleted while listed
+                continue
+            found.append(BlobEntry(path.name, stat.st_size, stat.st_mtime))
+    return found

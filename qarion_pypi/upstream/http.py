@@ -13,6 +13,7 @@ import httpx
 
 from qarion_pypi import __version__
 from qarion_pypi.upstream.policy import OutboundPolicy, OutboundRefused, PolicyTransport
+from qarion_pypi.upstream.urls import origin
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 RETRIES = 3
@@ -43,9 +44,12 @@ class Outbound:
             trust_env=False,
         )
 
-    def with_auth(self, auth: tuple[str, str] | None) -> AuthedClient:
-        """Explicit credentials, else the netrc file's for the request's host, else none."""
-        return AuthedClient(self._client, auth or self._netrc)
+    def with_auth(self, auth: tuple[str, str] | None, *, origin_of: str = "") -> AuthedClient:
+        """Explicit credentials (sent only to the origin of ``origin_of``: an upstream's page
+        may list files on any host), else the netrc file's for each request's host, else none."""
+        if auth is None:
+            return AuthedClient(self._client, self._netrc)
+        return AuthedClient(self._client, auth, only_to=origin(origin_of) if origin_of else None)
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -54,9 +58,15 @@ class Outbound:
 class AuthedClient:
     """The shared client with one upstream's credentials (or none) on every request."""
 
-    def __init__(self, client: httpx.AsyncClient, auth: tuple[str, str] | httpx.Auth | None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        auth: tuple[str, str] | httpx.Auth | None,
+        only_to: tuple[str, str, int | None] | None = None,
+    ) -> None:
         self._client = client
         self._auth = auth
+        self._only_to = only_to
 
     async def fetch(
         self,
@@ -103,7 +113,7 @@ class AuthedClient:
     async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[httpx.Response]:
         """A streamed request for this folder's own readers; errors before the answer are
         UpstreamError (the outbound policy's refusals included)."""
-        if self._auth:
+        if self._auth and (self._only_to is None or _origin_or_none(url) == self._only_to):
             kwargs["auth"] = self._auth
         kwargs.setdefault("follow_redirects", True)
         try:
@@ -113,8 +123,15 @@ class AuthedClient:
             raise UpstreamError(f"the outbound policy refused the request: {exc}") from None
         except (httpx.TransportError, httpx.TimeoutException) as exc:
             raise _Transient(exc.__class__.__name__) from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise UpstreamError(f"the upstream request failed ({exc.__class__.__name__})") from None
+
+
+def _origin_or_none(url: str) -> tuple[str, str, int | None] | None:
+    try:
+        return origin(url)
+    except httpx.InvalidURL:
+        return None
 
 
 class _Transient(UpstreamError):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urldefrag, urljoin
 
+import anyio.to_thread
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
 from qarion_pypi.simple.model import FileEntry, ProjectPage
@@ -42,43 +44,85 @@ async def fetch_project(client: AuthedClient, index_url: str, name: str, etag: s
         raise UpstreamError(f"upstream answered {reply.status}")
     content_type = reply.headers.get("content-type", "").split(";")[0].strip()
     parse = _from_json if content_type == JSON_V1 else _from_html
-    page, unsupported = parse(reply.body, reply.url, name)
+    # a page may be tens of megabytes: parsed in a worker thread, off the event loop
+    page, unsupported = await anyio.to_thread.run_sync(parse, reply.body, reply.url, name)
     return Fetched(page, reply.headers.get("etag"), unsupported=tuple(unsupported))
 
 
 def _from_json(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str]]:
     try:
         document = json.loads(body)
-        items = document.get("files", [])
-        files = [_json_file(item, base) for item in items]
-    except (ValueError, TypeError, AttributeError, KeyError) as exc:
-        raise UpstreamError(f"upstream JSON page is malformed: {exc.__class__.__name__}") from None
-    unsupported = [str(item.get("filename")) for item, entry in zip(items, files, strict=True) if entry is None]
+    except ValueError:
+        raise UpstreamError("upstream JSON page is not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("files", []), list):
+        raise UpstreamError("upstream JSON page is malformed")
+    files, unsupported = [], []
+    for item in document.get("files", []):
+        entry = _json_file(item, base) if isinstance(item, dict) else None
+        if entry is None:
+            unsupported.append(str(item.get("filename")) if isinstance(item, dict) else "?")
+        else:
+            files.append(entry)
+    versions = document.get("versions", [])
     page = ProjectPage(
-        name=document.get("name", name),
+        name=_text(document.get("name")) or name,
         normalized_name=name,
-        files=[f for f in files if f],
-        versions=[str(v) for v in document.get("versions", [])],
+        files=files,
+        versions=[v for v in versions if isinstance(v, str)] if isinstance(versions, list) else [],
     )
     return page, unsupported
 
 
 def _json_file(item: dict[str, Any], base: str) -> FileEntry | None:
-    sha256 = (item.get("hashes") or {}).get("sha256")
-    if not sha256 or not _is_distribution(item["filename"]):
-        return None  # without a sha256 nothing could be verified, so it is not offered
+    """An upstream's file entry, every value checked: None when it cannot be offered (no valid
+    sha256 means nothing could be verified)."""
+    hashes = item.get("hashes")
+    sha256 = _hash(hashes.get("sha256")) if isinstance(hashes, dict) else None
+    filename, url = item.get("filename"), item.get("url")
+    if sha256 is None or not isinstance(filename, str) or not isinstance(url, str) or not _is_distribution(filename):
+        return None
     metadata = item.get("core-metadata", item.get("dist-info-metadata", False))
-    upload_time = item.get("upload-time")
+    if isinstance(metadata, dict):
+        metadata = _hash(metadata.get("sha256")) or False
+    elif not isinstance(metadata, bool):
+        metadata = False
+    size = item.get("size")
+    yanked = item.get("yanked", False)
     return FileEntry(
-        filename=item["filename"],
-        url=urljoin(base, item["url"]),
+        filename=filename,
+        url=urljoin(base, url),
         sha256=sha256,
-        size=int(item.get("size") or 0),
-        upload_time=datetime.fromisoformat(upload_time.replace("Z", "+00:00")) if upload_time else None,
-        requires_python=item.get("requires-python"),
-        yanked=item.get("yanked", False),
-        core_metadata=metadata.get("sha256", True) if isinstance(metadata, dict) else bool(metadata),
+        size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0,
+        upload_time=_time(item.get("upload-time")),
+        requires_python=_text(item.get("requires-python")),
+        yanked=yanked if isinstance(yanked, bool) else (_text(yanked) or ""),
+        core_metadata=metadata,
     )
+
+
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _hash(value: object) -> str | None:
+    return value.lower() if isinstance(value, str) and _HEX64.fullmatch(value) else None
+
+
+def _text(value: object) -> str | None:
+    """A short single-line string, or None."""
+    if isinstance(value, str) and len(value) <= 1000 and not _CONTROL.search(value):
+        return value
+    return None
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class _Anchors(HTMLParser):
@@ -113,7 +157,8 @@ def _from_html(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str
         url, fragment = urldefrag(urljoin(base, href))
         algorithm, _, digest = fragment.partition("=")
         filename = label or url.rsplit("/", 1)[-1]
-        if algorithm != "sha256" or not digest or not _is_distribution(filename):
+        sha256 = _hash(digest) if algorithm == "sha256" else None
+        if sha256 is None or not _is_distribution(filename):
             unsupported.append(filename)
             continue
         metadata = attrs.get("data-core-metadata") or attrs.get("data-dist-info-metadata")
@@ -122,10 +167,10 @@ def _from_html(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str
             FileEntry(
                 filename=filename,
                 url=url,
-                sha256=digest,
+                sha256=sha256,
                 size=0,
-                requires_python=attrs.get("data-requires-python"),
-                yanked=False if yanked is None and "data-yanked" not in attrs else (yanked or ""),
+                requires_python=_text(attrs.get("data-requires-python")),
+                yanked=False if yanked is None and "data-yanked" not in attrs else (_text(yanked) or ""),
                 core_metadata=_html_metadata(
                     metadata, "data-core-metadata" in attrs or "data-dist-info-metadata" in attrs
                 ),
@@ -137,11 +182,15 @@ def _from_html(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str
 def _html_metadata(value: str | None, present: bool) -> str | bool:
     if not present:
         return False
-    algorithm, _, digest = (value or "").partition("=")
-    return digest if algorithm == "sha256" and digest else True
+    if value in (None, "", "true"):
+        return True
+    algorithm, _, digest = value.partition("=")
+    return (_hash(digest) or False) if algorithm == "sha256" else False
 
 
 def _is_distribution(filename: str) -> bool:
+    if _text(filename) is None or "/" in filename or "\\" in filename or not filename.isascii():
+        return False
     try:
         if filename.endswith(".whl"):
             parse_wheel_filename(filename)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from qarion_pypi.storage import IncomingBlob, StoredBlob
-from qarion_pypi.storage.base import sweep_staging_dir
+from qarion_pypi.storage.base import BlobEntry, sweep_staging_dir
 
 
 class MemoryBlobStore:
@@ -17,6 +18,7 @@ class MemoryBlobStore:
     def __init__(self, staging: Path) -> None:
         self.staging = staging
         self.blobs: dict[str, bytes] = {}
+        self.modified: dict[str, float] = {}
 
     def incoming(self) -> IncomingBlob:
         return IncomingBlob(self.staging)
@@ -24,6 +26,7 @@ class MemoryBlobStore:
     async def commit(self, blob: IncomingBlob) -> None:
         assert blob.digests is not None
         self.blobs.setdefault(blob.digests.sha256, blob.path.read_bytes())
+        self.modified[blob.digests.sha256] = time.time()
         blob.discard()
 
     async def open(self, sha256: str) -> StoredBlob | None:
@@ -45,11 +48,16 @@ class MemoryBlobStore:
             handle.flush()
             yield Path(handle.name)
 
+    async def entries(self) -> AsyncIterator[BlobEntry]:
+        for sha256, data in list(self.blobs.items()):
+            yield BlobEntry(sha256, len(data), self.modified[sha256])
+
     async def exists(self, sha256: str) -> bool:
         return sha256 in self.blobs
 
     async def delete(self, sha256: str) -> None:
         self.blobs.pop(sha256, None)
+        self.modified.pop(sha256, None)
 
     async def sweep_staging(self, older_than: float) -> int:
         return sweep_staging_dir(self.staging, older_than)

@@ -11,9 +11,9 @@ from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
-from qarion_pypi.errors import FieldError, ValidationFailed
+from qarion_pypi.errors import FieldError, NotFound, ValidationFailed
 from qarion_pypi.services.accounts import users
-from qarion_pypi.services.accounts.naming import ensure_slug_free, get_by_slug, resolve_slug
+from qarion_pypi.services.accounts.naming import ensure_slug_free, resolve_slug
 
 
 async def create_space(ctx: Context, principal: Principal, name: str, slug: str | None) -> Row:
@@ -33,7 +33,12 @@ async def create_space(ctx: Context, principal: Principal, name: str, slug: str 
 
 
 async def get_space(ctx: Context, slug: str) -> Row:
-    return await get_by_slug(ctx.db, t.spaces, slug, "Space")
+    """NotFound says only "Space not found.": the same words a hidden space gets, so slugs cannot
+    be probed."""
+    row = await ctx.db.fetch_one(sa.select(t.spaces).where(t.spaces.c.slug == slug))
+    if row is None:
+        raise NotFound("Space not found.")
+    return row
 
 
 async def list_spaces(ctx: Context, principal: Principal) -> list[Row]:

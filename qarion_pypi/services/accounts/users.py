@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -19,8 +18,6 @@ from qarion_pypi.errors import Conflict, FieldError, NotFound, Unauthenticated, 
 from qarion_pypi.services.accounts.naming import USERNAME_RE
 
 ADMIN_USERNAME = "admin"
-# last_used_at is advisory; writing it on every request would serialize reads behind the writer.
-_LAST_USED_RESOLUTION = timedelta(minutes=1)
 _MIN_SUPPLIED_KEY_LENGTH = 16
 
 
@@ -31,7 +28,6 @@ async def authenticate(ctx: Context, credentials: Credentials) -> Principal:
         sa.select(
             t.api_keys.c.id,
             t.api_keys.c.key_hash,
-            t.api_keys.c.last_used_at,
             t.users.c.id.label("user_id"),
             t.users.c.username,
             t.users.c.is_admin,
@@ -43,9 +39,7 @@ async def authenticate(ctx: Context, credentials: Credentials) -> Principal:
         raise Unauthenticated("Invalid or revoked API key.")
     if credentials.username not in (None, TOKEN_USERNAME, row["username"]):
         raise Unauthenticated(f"Basic auth username must be {TOKEN_USERNAME!r}.")
-    now = utcnow()
-    if row["last_used_at"] is None or now - row["last_used_at"] > _LAST_USED_RESOLUTION:
-        await ctx.db.execute(t.api_keys.update().where(t.api_keys.c.id == row["id"]).values(last_used_at=now))
+    ctx.key_usage.note(row["id"])  # written in batches, never on the request path
     return Principal(user_id=row["user_id"], username=row["username"], is_admin=row["is_admin"], api_key_id=row["id"])
 
 
@@ -112,9 +106,10 @@ async def create_api_key(ctx: Context, user: Row, name: str, key: str | None = N
 
 
 async def list_api_keys(ctx: Context, user: Row) -> list[Row]:
-    return await ctx.db.fetch_all(
+    rows = await ctx.db.fetch_all(
         sa.select(t.api_keys).where(t.api_keys.c.user_id == user["id"]).order_by(t.api_keys.c.created_at)
     )
+    return [{**row, "last_used_at": ctx.key_usage.last_seen(row["id"], row["last_used_at"])} for row in rows]
 
 
 async def revoke_api_key(ctx: Context, user: Row, key_id: str) -> Row:

@@ -40,6 +40,7 @@ class Upload:
     legacy: bool
     # for imports: source="import", upstream_url, upstream_upload_time, upstream_sha256
     provenance: Mapping[str, object] | None = None
+    content_type: str | None = None  # what the file part was sent as
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ async def accept(ctx: Context, principal: Principal, repository: RepositoryRecor
     if blob is None or blob.digests is None:
         raise BadRequest("Upload payload does not have a file.")
     dist = parse_dist_filename(upload.filename)
+    rules.check_content_type(upload.content_type)
     if upload.legacy:
         rules.check_form_against_filename(upload.form, dist)
     digests = blob.digests
@@ -84,13 +86,17 @@ async def accept(ctx: Context, principal: Principal, repository: RepositoryRecor
     rules.check_digests(upload.form, digests)
     metadata = await _read_metadata(ctx, blob, dist)
     rules.check_metadata_against_filename(metadata, dist)
+    rules.check_metadata_rules(metadata)
     return await _record(ctx, principal, repository, upload, blob, dist, metadata)
 
 
 async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata:
-    limits = ArchiveLimits(ctx.settings.max_metadata_bytes, ctx.settings.max_compression_ratio)
-    raw = await anyio.to_thread.run_sync(read_core_metadata, blob.path, dist, limits)
-    return parse_core_metadata(raw)
+    limits = ArchiveLimits.of(ctx.settings)
+
+    def read_and_parse() -> CoreMetadata:  # both cost in proportion to the input: off the loop
+        return parse_core_metadata(read_core_metadata(blob.path, dist, limits))
+
+    return await anyio.to_thread.run_sync(read_and_parse)
 
 
 async def _record(
@@ -175,18 +181,29 @@ async def _check_state(ctx: Context, repository_id: str, dist: DistFilename) -> 
     )
     if reused is not None:
         raise BadRequest("This filename has already been used, use a different version.")
-    if dist.distribution_type == "sdist":
-        sdists = await ctx.db.fetch_all(
-            sa.select(t.files.c.version)
-            .join(t.packages, t.packages.c.id == t.files.c.package_id)
-            .where(
-                t.files.c.repository_id == repository_id,
-                t.packages.c.normalized_name == dist.name,
-                t.files.c.distribution_type == "sdist",
-            )
+    same_kind = await ctx.db.fetch_all(
+        sa.select(t.files.c.filename, t.files.c.version)
+        .join(t.packages, t.packages.c.id == t.files.c.package_id)
+        .where(
+            t.files.c.repository_id == repository_id,
+            t.packages.c.normalized_name == dist.name,
+            t.files.c.distribution_type == dist.distribution_type,
         )
-        if any(Version(row["version"]) == dist.version for row in sdists):
-            raise BadRequest("Only one sdist may be uploaded per release.")
+    )
+    release = [row["filename"] for row in same_kind if Version(row["version"]) == dist.version]
+    if dist.distribution_type == "sdist" and release:
+        raise BadRequest("Only one sdist may be uploaded per release.")
+    # Filenames differ for one wheel written "Demo-1.0", "demo-1.0.0" or "demo-01.0": compare
+    # what they name (release, build tag, tags), as installers do.
+    twin = next((name for name in release if _same_wheel(parse_dist_filename(name), dist)), None)
+    if twin is not None:
+        raise BadRequest(
+            f"A wheel for the same release, build and tags already exists: {twin!r}. Upload a new version instead."
+        )
+
+
+def _same_wheel(stored: DistFilename, new: DistFilename) -> bool:
+    return stored.build == new.build and stored.tags == new.tags
 
 
 async def _package_by_id(ctx: Context, package_id: str) -> Row:

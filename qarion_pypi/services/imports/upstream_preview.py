@@ -16,7 +16,7 @@ from packaging.version import InvalidVersion, Version
 from qarion_pypi.context import Context
 from qarion_pypi.distributions.archives import ArchiveLimits
 from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
-from qarion_pypi.distributions.metadata import parse_core_metadata
+from qarion_pypi.distributions.metadata import parse_off_loop
 from qarion_pypi.errors import BadRequest, NotFound, Unavailable
 from qarion_pypi.simple.model import FileEntry
 from qarion_pypi.upstream.http import UpstreamError
@@ -81,10 +81,10 @@ async def summary_of(ctx: Context, files: list[FileEntry]) -> str:
     if not files:
         return ""
     entry = sorted(files, key=lambda f: (not f.filename.endswith(".whl"), f.size or 0))[0]
-    limits = ArchiveLimits(ctx.settings.max_metadata_bytes, ctx.settings.max_compression_ratio)
+    limits = ArchiveLimits.of(ctx.settings)
     try:
         source = await fetch_metadata(ctx.http.with_auth(None), entry, limits, ctx.settings.max_upload_bytes)
-        return parse_core_metadata(source.raw).summary
+        return (await parse_off_loop(source.raw)).summary
     except (UpstreamError, BadRequest):
         return ""
 

@@ -31,7 +31,7 @@ from qarion_pypi.services.accounts import users
 from qarion_pypi.services.catalog import retention
 from qarion_pypi.services.imports import importer
 from qarion_pypi.simple.cache import PageCache
-from qarion_pypi.storage import FilesystemBlobStore
+from qarion_pypi.storage import BlobStore, FilesystemBlobStore
 from qarion_pypi.storage.base import STALE_STAGING_SECONDS
 from qarion_pypi.upstream.http import Outbound
 from qarion_pypi.upstream.policy import OutboundPolicy
@@ -56,13 +56,14 @@ SCHEMA_UPGRADES = {3: _upgrade_to_3}
 REPOSITORY_WRAPPERS = (blocking.wrap,)
 
 
-def build_context(settings: Settings) -> Context:
+def build_context(settings: Settings, blobs: BlobStore | None = None) -> Context:
+    """Everything the services need; ``blobs`` replaces the configured store (tests' fakes)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url, lock_timeout=settings.database_lock_timeout)
     ctx = Context(
         settings=settings,
         db=db,
-        blobs=FilesystemBlobStore(settings.resolved_blob_dir),
+        blobs=blobs or FilesystemBlobStore(settings.resolved_blob_dir),
         pages=PageCache(settings.page_cache_entries),
         memo=Memo(db),
         http=Outbound(
@@ -106,8 +107,8 @@ def announce_admin_key(key: str) -> None:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
-    ctx = build_context(settings)
+def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:
+    ctx = build_context(settings, blobs)
     queue = ctx.jobs
 
     @asynccontextmanager

@@ -49,6 +49,8 @@ class Settings:
     header_timeout: float = 30.0
     # Seconds a stopping server waits for requests in flight before it closes them.
     shutdown_timeout: float = 30.0
+    # Seconds a request body may pause before the request is answered 408.
+    body_timeout: float = 60.0
     page_cache_entries: int = 4096
     # The platform switch for vulnerability scanning (the seed's PYTHON_PACKAGE_VULN_SCANNING_ENABLED).
     scanning_enabled: bool = False
@@ -75,6 +77,7 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("server", "log_level"): "log_level",
     ("server", "header_timeout"): "header_timeout",
     ("server", "shutdown_timeout"): "shutdown_timeout",
+    ("server", "body_timeout"): "body_timeout",
     ("database", "url"): "database_url",
     ("database", "lock_timeout"): "database_lock_timeout",
     ("storage", "blob_dir"): "blob_dir",
@@ -99,6 +102,7 @@ _ENV_KEYS: dict[str, str] = {
     "LOG_LEVEL": "log_level",
     "HEADER_TIMEOUT": "header_timeout",
     "SHUTDOWN_TIMEOUT": "shutdown_timeout",
+    "BODY_TIMEOUT": "body_timeout",
     "DATABASE_URL": "database_url",
     "DATABASE_LOCK_TIMEOUT": "database_lock_timeout",
     "BLOB_DIR": "blob_dir",

@@ -32,7 +32,6 @@ API_PREFIX = "/api/v1.0"
 CLIENT_PREFIX = API_PREFIX + "/pypi/"
 REALM = 'Basic realm="Qarion PyPI", charset="UTF-8"'
 MAX_JSON_BYTES = 1024 * 1024
-BODY_IDLE_SECONDS = 60.0
 
 
 def context(request: Request) -> Context:
@@ -105,30 +104,31 @@ async def read_json(request: Request) -> dict[str, Any]:
 
 async def read_bounded(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 past ``limit`` bytes (declared or sent), and with 408
-    when the client stops sending for ``BODY_IDLE_SECONDS``."""
+    when the client stops sending for ``[server] body_timeout`` seconds."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"Request body is too large (more than {limit} bytes).")
     body = bytearray()
-    async for chunk in idle_bounded(request.stream()):
+    async for chunk in idle_bounded(request):
         body += chunk
         if len(body) > limit:
             raise PayloadTooLarge(f"Request body is too large (more than {limit} bytes).")
     return bytes(body)
 
 
-async def idle_bounded(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """``chunks``, ended with 408 when none arrives for ``BODY_IDLE_SECONDS`` (a slow-body
-    client must not hold a connection and a staging file forever)."""
-    iterator = aiter(chunks)
+async def idle_bounded(request: Request) -> AsyncIterator[bytes]:
+    """The body's chunks, ended with 408 when none arrives for ``[server] body_timeout`` seconds
+    (a slow-body client must not hold a connection and a staging file forever)."""
+    timeout = context(request).settings.body_timeout
+    iterator = aiter(request.stream())
     while True:
-        with anyio.move_on_after(BODY_IDLE_SECONDS) as waited:
+        with anyio.move_on_after(timeout) as waited:
             try:
                 chunk = await anext(iterator)
             except StopAsyncIteration:
                 return
         if waited.cancelled_caught:
-            raise RequestTimeout(f"The request body stopped arriving for {BODY_IDLE_SECONDS:g} seconds.")
+            raise RequestTimeout(f"The request body stopped arriving for {timeout:g} seconds.")
         yield chunk
 
 

@@ -170,10 +170,12 @@ async def read_upload_form(
     parser = MultipartParser(boundary, events.callbacks())  # type: ignore[arg-type]
     reader = _FormReader(file_field, new_blob, max_file_bytes)
     try:
-        async for chunk in idle_bounded(request.stream()):
+        async for chunk in idle_bounded(request):
             parser.write(chunk)
             for kind, payload in events.drain():
                 await reader.handle(kind, payload)
+                if kind == "headers" and reader.form.filename:  # the audit log names the file, whatever happens next
+                    request.state.audit_detail = request.state.audit_resource_name = reader.form.filename
         parser.finalize()
         for kind, payload in events.drain():
             await reader.handle(kind, payload)

@@ -17,8 +17,6 @@ async def receive_upload(
     """Read the form (the file streams into a staging blob) and hand it to the upload service."""
     ctx = context(request)
     form = await read_upload_form(request, file_field, ctx.blobs.incoming, ctx.settings.max_upload_bytes)
-    request.state.audit_detail = form.filename
-    request.state.audit_resource_name = form.filename
     try:
         upload = uploads.Upload(
             form=form.first_values(),

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class IncomingBlob:
     def __init__(self, staging_dir: Path) -> None:
         with full_disk_refused():
             staging_dir.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=staging_dir, prefix=STAGING_PREFIX)
+            fd, name = tempfile.mkstemp(dir=staging_dir, prefix=f"{STAGING_PREFIX}{os.getpid()}-")
         self.path = Path(name)
         self._file = os.fdopen(fd, "wb")
         self._pending: list[bytes] = []
@@ -173,18 +174,31 @@ class BlobStore(Protocol):
 
 
 def sweep_staging_dir(staging: Path, older_than: float) -> int:
-    """Remove staging files untouched for ``older_than`` seconds (blocking: run it in a thread).
-
-    Only old ones: another process sharing the directory may be writing a younger one now."""
-    import time
-
+    """Remove staging files whose process is gone, or untouched for ``older_than`` seconds
+    (blocking: run it in a thread). Each file's name carries the id of the process that writes
+    it; another live process sharing the directory keeps its own."""
     cutoff = time.time() - older_than
     removed = 0
     for path in staging.glob(STAGING_PREFIX + "*"):
         try:
-            if path.stat().st_mtime < cutoff:
+            if not _owner_alive(path.name) or path.stat().st_mtime < cutoff:
                 path.unlink()
                 removed += 1
         except FileNotFoundError:
             continue
     return removed
+
+
+def _owner_alive(name: str) -> bool:
+    owner = name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+    if not owner.isdigit():
+        return True  # named by an older release: left to the age rule
+    if int(owner) == os.getpid():
+        return True
+    try:
+        os.kill(int(owner), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process, alive
+        return True
+    return True

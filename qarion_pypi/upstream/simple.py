@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin
 
 import anyio.to_thread
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
 from qarion_pypi.simple.model import FileEntry, ProjectPage
@@ -94,7 +95,7 @@ def _json_file(item: dict[str, Any], base: str) -> FileEntry | None:
         sha256=sha256,
         size=size if isinstance(size, int) and not isinstance(size, bool) and size >= 0 else 0,
         upload_time=_time(item.get("upload-time")),
-        requires_python=_text(item.get("requires-python")),
+        requires_python=_specifier(item.get("requires-python")),
         yanked=yanked if isinstance(yanked, bool) else (_text(yanked) or ""),
         core_metadata=metadata,
     )
@@ -113,6 +114,18 @@ def _text(value: object) -> str | None:
     if isinstance(value, str) and len(value) <= 1000 and not _CONTROL.search(value):
         return value
     return None
+
+
+def _specifier(value: object) -> str | None:
+    """A Requires-Python as written, when it is one; anything else is not passed on."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
+    return text
 
 
 def _time(value: object) -> datetime | None:
@@ -169,7 +182,7 @@ def _from_html(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str
                 url=url,
                 sha256=sha256,
                 size=0,
-                requires_python=_text(attrs.get("data-requires-python")),
+                requires_python=_specifier(attrs.get("data-requires-python")),
                 yanked=False if yanked is None and "data-yanked" not in attrs else (_text(yanked) or ""),
                 core_metadata=_html_metadata(
                     metadata, "data-core-metadata" in attrs or "data-dist-info-metadata" in attrs

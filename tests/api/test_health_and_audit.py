@@ -10,8 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.fakes.blobs import BrokenBlobStore
 from tests.support import distbuilder as d
-from tests.support.harness import LiveServer, Repo, live_server
+from tests.support.harness import LiveServer, Repo, live_server, make_repo
+from tests.support.inprocess import inprocess_server
 
 
 def test_health_is_public_and_says_nothing_about_configuration(server: LiveServer) -> None:
@@ -88,8 +90,6 @@ def test_filters(repo: Repo, server: LiveServer) -> None:
 
 
 def test_space_admins_see_their_spaces_only(repo: Repo, server: LiveServer) -> None:
-    from tests.support.harness import make_repo
-
     other = make_repo(server)
     with other.client() as other_admin:
         other_admin.post(f"/spaces/{other.space}/package-repositories", json={"name": "Elsewhere"}).raise_for_status()
@@ -128,3 +128,15 @@ def test_q_finds_events_by_the_name_of_what_they_touched(repo: Repo) -> None:
     assert upload["resource_name"] == "named-1.0-py3-none-any.whl"
     with repo.client() as admin:  # LIKE wildcards in q are taken literally
         assert _events(admin, q="named%1.0", space=repo.space) == []
+
+
+def test_a_server_error_in_an_upload_is_audited_as_failed(tmp_path: Path) -> None:
+    store = BrokenBlobStore(tmp_path / "staging")
+    with inprocess_server(tmp_path / "data", blobs=store) as broken:
+        repo = make_repo(broken)
+        with pytest.raises(RuntimeError, match="controller"):  # in process, the error reaches the test
+            repo.upload("doomed-1.0-py3-none-any.whl", d.wheel("doomed"))
+        with repo.client() as api:
+            (event,) = _events(api, q="doomed-1.0", space=repo.space)
+    assert (event["status"], event["outcome"], event["action"]) == (500, "failed", "upload")
+    assert "internal error (RuntimeError)" in event["detail"]

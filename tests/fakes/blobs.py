@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -64,3 +65,34 @@ class MemoryBlobStore:
 
     async def ready(self) -> None:
         pass
+
+
+class _FillingBlob(IncomingBlob):
+    def __init__(self, staging: Path, store: FullDiskBlobStore) -> None:
+        super().__init__(staging)
+        self._store = store
+
+    def _write(self, data: bytes) -> None:
+        if self._store.free < len(data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._store.free -= len(data)
+        super()._write(data)
+
+
+class FullDiskBlobStore(MemoryBlobStore):
+    """A store on a disk with ``free`` bytes left; writing past them fails as a full disk does."""
+
+    def __init__(self, staging: Path, free: int) -> None:
+        super().__init__(staging)
+        self.free = free
+
+    def incoming(self) -> IncomingBlob:
+        return _FillingBlob(self.staging, self)
+
+
+class BrokenBlobStore(MemoryBlobStore):
+    """A store whose commits fail the way no code path expects: a server error, not a refusal."""
+
+    async def commit(self, blob: IncomingBlob) -> None:
+        blob.discard()
+        raise RuntimeError("the disk controller is on fire")

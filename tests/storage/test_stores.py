@@ -93,3 +93,18 @@ def test_filesystem_paths_refuse_anything_but_a_digest(tmp_path: Path) -> None:
     store = FilesystemBlobStore(tmp_path)
     with pytest.raises(ValueError):
         store.path_for("../../etc/passwd")
+
+
+async def test_staging_files_of_a_process_that_is_gone_are_swept_at_any_age(store: BlobStore, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(finished.stdout)
+    staging = store.incoming().path.parent
+    orphan = staging / f"incoming-{dead_pid}-abcdef"
+    orphan.write_bytes(b"half an upload of a killed process")
+    live = store.incoming()  # this process's own, young: kept
+    assert await store.sweep_staging(3600) >= 1
+    assert not orphan.exists() and live.path.exists()
+    live.discard()

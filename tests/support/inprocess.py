@@ -18,6 +18,7 @@ import httpx
 
 from qarion_pypi.app import create_app
 from qarion_pypi.config import load_settings
+from qarion_pypi.storage import BlobStore
 from tests.support.harness import TestServer, new_admin_key, server_environment
 
 
@@ -46,11 +47,14 @@ class InProcessServer(TestServer):
 
 
 @contextmanager
-def inprocess_server(data_dir: Path, admin_key: str | None = None, **settings: Any) -> Iterator[InProcessServer]:
-    """The app with its own data dir, started and stopped like ``serve`` does (lifespan)."""
+def inprocess_server(
+    data_dir: Path, admin_key: str | None = None, blobs: BlobStore | None = None, **settings: Any
+) -> Iterator[InProcessServer]:
+    """The app with its own data dir (and, if given, blob store), started and stopped like
+    ``serve`` does (lifespan)."""
     admin_key = admin_key or new_admin_key()
     environ = server_environment(admin_key, **settings)
-    app = create_app(load_settings(overrides={"data_dir": data_dir}, environ=environ))
+    app = create_app(load_settings(overrides={"data_dir": data_dir}, environ=environ), blobs)
     with (
         anyio.from_thread.start_blocking_portal("asyncio") as portal,
         portal.wrap_async_context_manager(app.router.lifespan_context(app)),

@@ -6,6 +6,9 @@ drives the read paths with 32 connections. Run by hand (needs wrk and a venv wit
 gunicorn and gevent: see benchmarks/README.md):
 
     .venv/bin/python benchmarks/compare_pypiserver.py [--duration 10] [--skip-gib]
+
+``--backend postgres-s3`` runs Qarion PyPI on PostgreSQL and a local S3 server instead of SQLite
+and a blob directory (``scale_out.py``); ``--qarion-only`` leaves pypiserver out.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -122,9 +125,9 @@ def wait_for(url: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def qarion(data: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+def qarion(data: Path, backend: dict[str, str]) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     port, key = free_port(), "bench-" + secrets.token_hex(16)
-    env = {**os.environ, "QARION_PYPI_ADMIN_KEY": key, "QARION_PYPI_LOG_LEVEL": "warning"}
+    env = {**os.environ, **backend, "QARION_PYPI_ADMIN_KEY": key, "QARION_PYPI_LOG_LEVEL": "warning"}
     process = subprocess.Popen([sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data)], env=env)
     try:
         wait_for(f"http://127.0.0.1:{port}{API}/me")
@@ -251,11 +254,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--skip-gib", action="store_true", help="skip the 1 GiB upload")
+    parser.add_argument("--backend", choices=("sqlite", "postgres-s3"), default="sqlite")
+    parser.add_argument("--qarion-only", action="store_true", help="do not measure pypiserver")
     args = parser.parse_args()
     for tool in ("wrk", "curl"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is required (apt-get install {tool})")
-    if not (PYPISERVER_VENV / "bin" / "gunicorn").exists():
+    if not args.qarion_only and not (PYPISERVER_VENV / "bin" / "gunicorn").exists():
         raise SystemExit(f"create {PYPISERVER_VENV} first (see benchmarks/README.md)")
 
     real = real_wheels()
@@ -265,9 +270,14 @@ def main() -> None:
     real_names = [re.sub(r"[-_.]+", "-", p.name.split("-")[0]).lower() for p in real]
     results: dict[str, dict[str, object]] = {"qarion": {}, "pypiserver": {}}
 
-    with tempfile.TemporaryDirectory(prefix="qarion-bench-") as scratch_dir:
+    with tempfile.TemporaryDirectory(prefix="qarion-bench-") as scratch_dir, ExitStack() as stack:
         scratch = Path(scratch_dir)
-        with qarion(scratch / "qarion") as (base, key, process):
+        backend: dict[str, str] = {}
+        if args.backend == "postgres-s3":
+            from scale_out import postgres_and_s3
+
+            backend = stack.enter_context(postgres_and_s3(scratch))
+        with qarion(scratch / "qarion", backend) as (base, key, process):
             slugs = ("real", "many", "big", "huge", *(f"batch{i}" for i in range(TWINE_RUNS)))
             repos = {slug: make_repository(base, key, slug) for slug in slugs}
             for slug, files in (("real", real), ("many", many), ("big", big)):
@@ -286,6 +296,9 @@ def main() -> None:
                 huge = gib_wheel(scratch / "huge-1.0-py3-none-any.whl")
                 results["qarion"]["upload_1gib"] = upload_rss(process.pid, base + repos["huge"][1] + "/legacy/", huge, "__token__", key, "content")
 
+        if args.qarion_only:
+            report(results)
+            return
         for label, files in (("real", real), ("many", many), ("big", big)):
             (scratch / "pypi" / label).mkdir(parents=True)
             for path in files:
@@ -313,13 +326,13 @@ def report(results: dict[str, dict[str, object]]) -> None:
     q, p = results["qarion"], results["pypiserver"]
     lines = ["| measurement | Qarion PyPI | pypiserver | ratio |", "| --- | --- | --- | --- |"]
     for name in ("project_page", "root_5000", "download_4mb"):
-        mine, theirs = q[name], p[name]
-        lines.append(
-            f"| {name} req/s (p50 / p99 ms) | {mine['rps']:.0f} ({mine['p50_ms']:.1f} / {mine['p99_ms']:.1f}) | "  # type: ignore[index]
-            f"{theirs['rps']:.0f} ({theirs['p50_ms']:.1f} / {theirs['p99_ms']:.1f}) | {mine['rps'] / theirs['rps']:.1f}x |"  # type: ignore[index]
-        )
-    lines.append(f"| twine upload of 50 wheels (s) | {q['twine_50_seconds']:.2f} | {p['twine_50_seconds']:.2f} | "
-                 f"{p['twine_50_seconds'] / q['twine_50_seconds']:.2f}x |")  # type: ignore[operator]
+        mine, theirs = q[name], p.get(name)
+        line = f"| {name} req/s (p50 / p99 ms) | {mine['rps']:.0f} ({mine['p50_ms']:.1f} / {mine['p99_ms']:.1f}) | "  # type: ignore[index]
+        if theirs is not None:
+            line += f"{theirs['rps']:.0f} ({theirs['p50_ms']:.1f} / {theirs['p99_ms']:.1f}) | {mine['rps'] / theirs['rps']:.1f}x |"  # type: ignore[index]
+        lines.append(line if theirs is not None else line + " | |")
+    theirs_twine = f"{p['twine_50_seconds']:.2f} | {p['twine_50_seconds'] / q['twine_50_seconds']:.2f}x" if p else " | "  # type: ignore[operator]
+    lines.append(f"| twine upload of 50 wheels (s) | {q['twine_50_seconds']:.2f} | {theirs_twine} |")
     if "upload_1gib" in q:
         gib = q["upload_1gib"]
         lines.append(f"| 1 GiB upload: RSS growth (baseline → peak), time | {gib['growth_mib']:.1f} MiB "  # type: ignore[index]

@@ -22,6 +22,7 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError, Unavailable
+from qarion_pypi.jobs.launch import running_jobs
 from qarion_pypi.jobs.queue import JobQueue, JobRecord, Progress
 from qarion_pypi.repositories import core_metadata
 from qarion_pypi.repositories import settings as repository_settings
@@ -31,7 +32,7 @@ from qarion_pypi.services.accounts import users
 from qarion_pypi.services.catalog import retention
 from qarion_pypi.services.imports import importer
 from qarion_pypi.simple.cache import PageCache
-from qarion_pypi.storage import BlobStore, FilesystemBlobStore
+from qarion_pypi.storage import BlobStore, configured_store
 from qarion_pypi.storage.base import STALE_STAGING_SECONDS
 from qarion_pypi.upstream.http import Outbound
 from qarion_pypi.upstream.policy import OutboundPolicy
@@ -63,7 +64,7 @@ def build_context(settings: Settings, blobs: BlobStore | None = None) -> Context
     ctx = Context(
         settings=settings,
         db=db,
-        blobs=blobs or FilesystemBlobStore(settings.resolved_blob_dir),
+        blobs=blobs or configured_store(settings),
         pages=PageCache(settings.page_cache_entries),
         memo=Memo(db),
         http=Outbound(
@@ -78,7 +79,7 @@ def build_context(settings: Settings, blobs: BlobStore | None = None) -> Context
             raise Unavailable(f"No handler for jobs of kind {job.kind!r}.")
         return await handler(ctx, job, progress)
 
-    ctx.jobs = JobQueue(db, dispatch)
+    ctx.jobs = JobQueue(db, dispatch, lease_seconds=settings.jobs_lease_seconds)
     return ctx
 
 
@@ -109,7 +110,6 @@ def announce_admin_key(key: str) -> None:
 
 def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:
     ctx = build_context(settings, blobs)
-    queue = ctx.jobs
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -117,15 +117,16 @@ def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:
         if key:
             announce_admin_key(key)
         try:
-            async with anyio.create_task_group() as group:
-                await queue.attach(group)
-                await scans.fail_interrupted(ctx)
+            async with (
+                anyio.create_task_group() as group,
+                running_jobs(ctx.jobs, settings, worker=settings.jobs_worker_in_server),
+            ):
+                await housekeeping.recover_jobs(ctx, queued_for=0)
                 group.start_soon(housekeeping.run, ctx)
                 try:
                     yield
                 finally:
-                    queue.stop()
-                    group.cancel_scope.cancel()  # running jobs are marked interrupted on the next start
+                    group.cancel_scope.cancel()
             await housekeeping.flush_key_usage(ctx)
         finally:
             await ctx.http.aclose()

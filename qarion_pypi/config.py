@@ -5,6 +5,7 @@ This is the only module that reads the environment (DESIGN.md).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tomllib
 from collections.abc import Mapping
@@ -30,8 +31,29 @@ class Settings:
     database_url: str = ""
     # Seconds a write waits for SQLite's write lock before it is answered 503 with Retry-After.
     database_lock_timeout: float = 10.0
+    # Where blobs live: "filesystem" (blob_dir) or "s3" (an S3-compatible object store).
+    storage_backend: str = "filesystem"
     # Blob directory; empty means ``<data_dir>/blobs``.
     blob_dir: str = ""
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_prefix: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # "redirect": clients get a short-lived presigned URL; "stream": bytes pass through the server.
+    s3_downloads: str = "redirect"
+    # Where background jobs run: "local" (this process's task group) or "arq" (queued on Redis,
+    # run by ``qarion-pypi worker``, and by servers too with ``jobs_worker_in_server``).
+    jobs_backend: str = "local"
+    redis_url: str = ""
+    jobs_queue_name: str = "arq:bulk"
+    jobs_worker_in_server: bool = False
+    # Jobs one process runs at a time.
+    jobs_concurrency: int = 2
+    # A running job's claim lasts this long unless its runner renews it; a job whose runner died
+    # is failed once it runs out (at once when the runner's process is seen dead on this host).
+    jobs_lease_seconds: float = 60.0
     admin_key: str = ""
     max_upload_bytes: int = 4 * 1024**3
     # Per-member and total uncompressed limits guard against zip and gzip bombs.
@@ -68,7 +90,8 @@ class Settings:
         return Path(self.blob_dir) if self.blob_dir else self.data_dir / "blobs"
 
 
-# TOML section/key -> settings attribute. Every key is documented in config.example.toml.
+# TOML section/key -> settings attribute. Every key is documented in config.example.toml; each
+# attribute is also the variable QARION_PYPI_<ATTRIBUTE> (upper case).
 _TOML_KEYS: dict[tuple[str, str], str] = {
     ("server", "host"): "host",
     ("server", "port"): "port",
@@ -80,7 +103,21 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("server", "body_timeout"): "body_timeout",
     ("database", "url"): "database_url",
     ("database", "lock_timeout"): "database_lock_timeout",
+    ("storage", "backend"): "storage_backend",
     ("storage", "blob_dir"): "blob_dir",
+    ("storage", "s3_endpoint_url"): "s3_endpoint_url",
+    ("storage", "s3_bucket"): "s3_bucket",
+    ("storage", "s3_region"): "s3_region",
+    ("storage", "s3_prefix"): "s3_prefix",
+    ("storage", "s3_access_key_id"): "s3_access_key_id",
+    ("storage", "s3_secret_access_key"): "s3_secret_access_key",
+    ("storage", "s3_downloads"): "s3_downloads",
+    ("jobs", "backend"): "jobs_backend",
+    ("jobs", "redis_url"): "redis_url",
+    ("jobs", "queue_name"): "jobs_queue_name",
+    ("jobs", "worker_in_server"): "jobs_worker_in_server",
+    ("jobs", "concurrency"): "jobs_concurrency",
+    ("jobs", "lease_seconds"): "jobs_lease_seconds",
     ("auth", "admin_key"): "admin_key",
     ("uploads", "max_upload_bytes"): "max_upload_bytes",
     ("uploads", "max_metadata_bytes"): "max_metadata_bytes",
@@ -94,30 +131,7 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("scanning", "osv_api_url"): "osv_api_url",
 }
 
-_ENV_KEYS: dict[str, str] = {
-    "HOST": "host",
-    "PORT": "port",
-    "DATA_DIR": "data_dir",
-    "PUBLIC_URL": "public_url",
-    "LOG_LEVEL": "log_level",
-    "HEADER_TIMEOUT": "header_timeout",
-    "SHUTDOWN_TIMEOUT": "shutdown_timeout",
-    "BODY_TIMEOUT": "body_timeout",
-    "DATABASE_URL": "database_url",
-    "DATABASE_LOCK_TIMEOUT": "database_lock_timeout",
-    "BLOB_DIR": "blob_dir",
-    "ADMIN_KEY": "admin_key",
-    "MAX_UPLOAD_BYTES": "max_upload_bytes",
-    "MAX_METADATA_BYTES": "max_metadata_bytes",
-    "MAX_COMPRESSION_RATIO": "max_compression_ratio",
-    "MAX_ARCHIVE_MEMBERS": "max_archive_members",
-    "PAGE_CACHE_ENTRIES": "page_cache_entries",
-    "UPSTREAM_INDEX_URL": "upstream_index_url",
-    "UPSTREAM_NETRC": "upstream_netrc",
-    "OUTBOUND_ALLOW_PRIVATE": "outbound_allow_private",
-    "SCANNING_ENABLED": "scanning_enabled",
-    "OSV_API_URL": "osv_api_url",
-}
+_ENV_KEYS: dict[str, str] = {name.upper(): name for name in _TOML_KEYS.values()}
 # Names other documents use for a setting, read without the prefix (the prefixed name wins).
 _ENV_ALIASES: dict[str, str] = {"PYTHON_PACKAGE_VULN_SCANNING_ENABLED": "scanning_enabled"}
 
@@ -206,7 +220,38 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"port {settings.port} is out of range 1-65535")
     if settings.max_upload_bytes <= 0:
         raise ConfigError("max_upload_bytes must be positive")
-    for name in ("public_url", "osv_api_url"):
+    if settings.jobs_concurrency < 1:
+        raise ConfigError("jobs_concurrency must be at least 1")
+    if settings.jobs_lease_seconds < 1:
+        raise ConfigError("jobs_lease_seconds must be at least 1 second")
+    for name in ("public_url", "osv_api_url", "s3_endpoint_url"):
         value = getattr(settings, name)
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{name} must start with http:// or https://")
+    for name, choices in _CHOICES.items():
+        if getattr(settings, name) not in choices:
+            raise ConfigError(f"{name} must be one of: {', '.join(choices)}")
+    if settings.database_url and not settings.database_url.startswith(("sqlite", "postgresql")):
+        raise ConfigError("database_url must be a sqlite:/// or postgresql:// URL")
+    if settings.database_url.startswith("postgresql"):
+        _require_extra("asyncpg", "postgres", "a PostgreSQL database_url")
+    if settings.storage_backend == "s3":
+        _require_extra("obstore", "s3", "the s3 storage backend")
+    if settings.jobs_backend == "arq":
+        _require_extra("arq", "arq", "the arq jobs backend")
+    if settings.storage_backend == "s3" and not settings.s3_bucket:
+        raise ConfigError("the s3 storage backend needs s3_bucket ([storage] s3_bucket)")
+    if settings.jobs_backend == "arq" and not settings.redis_url:
+        raise ConfigError("the arq jobs backend needs redis_url ([jobs] redis_url)")
+
+
+def _require_extra(module: str, extra: str, what: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise ConfigError(f"{what} needs the {module} library: pip install 'qarion-pypi[{extra}]'")
+
+
+_CHOICES = {
+    "storage_backend": ("filesystem", "s3"),
+    "s3_downloads": ("redirect", "stream"),
+    "jobs_backend": ("local", "arq"),
+}

@@ -14,17 +14,33 @@ from qarion_pypi.cli import main
 from qarion_pypi.config import load_settings
 from qarion_pypi.context import Context
 from tests.fakes.blobs import MemoryBlobStore
-from tests.support.harness import Command, LiveServer, Repo, live_server, make_repo
+from tests.support import backends
+from tests.support.backends import settings_for
+from tests.support.harness import Command, LiveServer, Repo, backend_environment, live_server, make_repo
 from tests.support.inprocess import InProcessServer, inprocess_server
 
 # Small enough that a "too large" upload is cheap to send; large enough for every other test.
 TEST_MAX_UPLOAD = 8 * 1024 * 1024
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        marker = item.get_closest_marker("backend")
+        if marker is not None and marker.args[0] != backends.BACKEND:
+            reason = f"about the {marker.args[0]} backend; this run is on {backends.BACKEND} (QARION_TEST_BACKEND)"
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
     """Async tests run on asyncio, the loop the server runs on (uvloop is asyncio too)."""
     return "asyncio"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def backend_services() -> Iterator[None]:
+    """The test backend's shared services (QARION_TEST_BACKEND), removed when the session ends."""
+    yield from backends.sessions()
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +82,7 @@ def command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
 
     def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         with monkeypatch.context() as scoped:
-            for name, value in (env or {}).items():
+            for name, value in {**backend_environment(args), **(env or {})}.items():
                 scoped.setenv(name, value)
             capsys.readouterr()
             code = main([str(arg) for arg in args])
@@ -78,8 +94,9 @@ def command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
 
 @pytest.fixture
 async def ctx(tmp_path: Path) -> AsyncIterator[Context]:
-    """The services' context on a fresh SQLite file, with blobs in memory and no running queue."""
-    settings = load_settings(overrides={"data_dir": tmp_path / "data"}, environ={})
+    """The services' context on a fresh database of the test backend, with blobs in memory and no
+    running queue."""
+    settings = load_settings(overrides={"data_dir": tmp_path / "data", **settings_for(tmp_path / "data")}, environ={})
     context = build_context(settings)
     context.blobs = MemoryBlobStore(tmp_path / "staging")
     await open_context(context)

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.harness import Command, LiveServer, cli, free_port, server_environment, wait_until_serving
+from qarion_pypi.db.database import SCHEMA_VERSION
+from tests.support.backends import StateReader, environment_for
+from tests.support.harness import Command, LiveServer, cli, server_environment, wait_until_serving
+from tests.support.net import free_port
 
 
 def test_generated_admin_key_is_printed_once(tmp_path: Path) -> None:
@@ -51,7 +54,7 @@ def test_admin_commands_work_on_the_data_dir(tmp_path: Path) -> None:
     alice_key = key.stdout.strip().splitlines()[-1]
     assert alice_key.startswith("qpypi_")
     port = free_port()
-    environ = server_environment("unused-admin-key-000000")
+    environ = {**server_environment("unused-admin-key-000000"), **environment_for(data)}
     with subprocess.Popen(
         [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data)],
         env=environ,
@@ -83,3 +86,20 @@ def test_cli_errors_name_the_problem(tmp_path: Path, command: Command) -> None:
     short_key = {"QARION_PYPI_ADMIN_KEY": "short"}
     too_short = command("admin", "create-user", "carol", "--data-dir", tmp_path / "fresh", env=short_key)
     assert too_short.returncode == 2 and "at least 16 characters" in too_short.stderr
+
+
+def test_migrate_creates_then_finds_the_schema_up_to_date(tmp_path: Path, command: Command) -> None:
+    data = tmp_path / "data"
+    created = command("migrate", "--data-dir", data)
+    assert created.returncode == 0 and f"Created the database schema (version {SCHEMA_VERSION})" in created.stdout
+    again = command("migrate", "--data-dir", data)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert StateReader(data).rows("SELECT COUNT(*) FROM users") == [(0,)]  # the first serve makes the admin
+
+
+def test_the_worker_needs_the_arq_backend(tmp_path: Path, command: Command) -> None:
+    local = command("worker", "--data-dir", tmp_path / "data", env={"QARION_PYPI_JOBS_BACKEND": "local"})
+    assert local.returncode == 2 and 'set [jobs] backend = "arq"' in local.stderr
+    no_redis = command("worker", "--data-dir", tmp_path / "data", env={"QARION_PYPI_JOBS_BACKEND": "arq",
+                                                                        "QARION_PYPI_REDIS_URL": ""})  # fmt: skip
+    assert no_redis.returncode == 2 and "needs redis_url" in no_redis.stderr

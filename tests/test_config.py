@@ -46,6 +46,15 @@ def test_config_file_from_environment(tmp_path: Path) -> None:
         ("[server\n", "not valid TOML"),
         ("[outbound]\nallow_private = 'maybe'\n", "is not a valid bool"),
         ("[server]\npublic_url = 'ftp://x'\n", "public_url must start with"),
+        ("[database]\nurl = 'mysql://db/x'\n", "must be a sqlite:/// or postgresql:// URL"),
+        ("[storage]\nbackend = 'tape'\n", "storage_backend must be one of: filesystem, s3"),
+        ("[storage]\nbackend = 's3'\n", "needs s3_bucket"),
+        ("[storage]\ns3_downloads = 'teleport'\n", "s3_downloads must be one of: redirect, stream"),
+        ("[storage]\ns3_endpoint_url = 'minio:9000'\n", "s3_endpoint_url must start with"),
+        ("[jobs]\nbackend = 'arq'\n", "needs redis_url"),
+        ("[jobs]\nbackend = 'celery'\n", "jobs_backend must be one of: local, arq"),
+        ("[jobs]\nconcurrency = 0\n", "jobs_concurrency must be at least 1"),
+        ("[jobs]\nlease_seconds = 0.5\n", "jobs_lease_seconds must be at least 1 second"),
     ],
 )
 def test_bad_config_files(tmp_path: Path, document: str, message: str) -> None:
@@ -54,6 +63,25 @@ def test_bad_config_files(tmp_path: Path, document: str, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as caught:
         load_settings(config, environ={})
     assert message in str(caught.value)
+
+
+def test_scale_out_settings_from_the_environment() -> None:
+    environ = {
+        "QARION_PYPI_DATABASE_URL": "postgresql://db.internal/qarion",
+        "QARION_PYPI_STORAGE_BACKEND": "s3",
+        "QARION_PYPI_S3_BUCKET": "packages",
+        "QARION_PYPI_S3_SECRET_ACCESS_KEY": "from-a-secret",
+        "QARION_PYPI_JOBS_BACKEND": "arq",
+        "QARION_PYPI_REDIS_URL": "redis://cache.internal:6379/0",
+    }
+    settings = load_settings(environ=environ)
+    assert (settings.storage_backend, settings.s3_bucket, settings.s3_secret_access_key) == (
+        "s3",
+        "packages",
+        "from-a-secret",
+    )
+    assert (settings.jobs_backend, settings.jobs_queue_name, settings.s3_downloads) == ("arq", "arq:bulk", "redirect")
+    assert settings.resolved_database_url == "postgresql://db.internal/qarion"
 
 
 def test_bad_environment_value() -> None:

@@ -14,10 +14,13 @@ from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.repositories.records import RepositoryRecord
 
 
-async def queue_job(request: Request, access: Access[RepositoryRecord], kind: str, params: dict[str, Any]) -> Response:
-    """Queue a job of ``kind`` for the repository in the path: 202 with its id (503 without a queue)."""
+async def queue_job(
+    request: Request, access: Access[RepositoryRecord], kind: str, params: dict[str, Any], *, exclusive: bool = False
+) -> Response:
+    """Queue a job of ``kind`` for the repository in the path: 202 with its id (503 without a
+    queue; 409 for an ``exclusive`` kind already queued or running there)."""
     job_id = await context(request).jobs.enqueue(
-        kind, params, repository_id=access.row.id, created_by_id=access.principal.user_id
+        kind, params, repository_id=access.row.id, created_by_id=access.principal.user_id, exclusive=exclusive
     )
     return job_accepted(request, job_id)
 

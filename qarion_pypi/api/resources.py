@@ -26,6 +26,8 @@ async def respond(ctx: Context, resource: Resource) -> Response:
                 state = "missing" if blob is None else f"damaged ({blob.size} bytes instead of {size})"
                 log.error("blob %s is %s in the %s store", sha256, state, ctx.blobs.name)
                 raise Unavailable("The stored file is unavailable; the server's operators have been told.")
+            if blob.redirect is not None:
+                return RedirectResponse(blob.redirect, status_code=302, headers={"Cache-Control": "private, no-store"})
             return blob_response(blob, {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE})
         case BytesResource(body=body, sha256=sha256):
             headers = {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}

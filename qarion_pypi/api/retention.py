@@ -42,7 +42,7 @@ async def start_retention_run(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "delete")
     payload = await read_payload(request, RETENTION_RUN)
     params = retention.RunParams(dry_run=payload.get("dry_run", True))
-    return await queue_job(request, access, retention.JOB_KIND, params.as_params())
+    return await queue_job(request, access, retention.JOB_KIND, params.as_params(), exclusive=True)
 
 
 async def read_retention_run(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""The ``qarion-pypi`` command: ``serve``, ``admin``, ``osv import`` and ``check``."""
+"""The ``qarion-pypi`` command: ``serve``, ``worker``, ``migrate``, ``admin``, ``osv import`` and ``check``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from qarion_pypi.cli import admin, check, osv, serve
+from qarion_pypi.cli import admin, check, migrate, osv, serve, worker
 from qarion_pypi.config import ConfigError, Settings, load_settings
 from qarion_pypi.errors import QarionError
 
@@ -18,7 +18,14 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace, settings: Settings) -> int: ...
 
 
-COMMANDS: dict[str, Command] = {"serve": serve, "admin": admin, "osv": osv, "check": check}
+COMMANDS: dict[str, Command] = {
+    "serve": serve,
+    "worker": worker,
+    "migrate": migrate,
+    "admin": admin,
+    "osv": osv,
+    "check": check,
+}
 
 
 def _parser() -> argparse.ArgumentParser:

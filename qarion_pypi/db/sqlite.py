@@ -1,28 +1,34 @@
-"""A pooled SQLite backend for ``databases``.
+"""SQLite through ``databases`` with a pooled backend, behind the engine calls ``Database`` uses.
 
 The stock backend opens a new aiosqlite connection (and thread) for every acquire. This one keeps
 a few connections open, in WAL mode with a busy timeout, and starts write transactions with
-``BEGIN IMMEDIATE`` so that writers queue on the lock instead of failing to upgrade it.
+``BEGIN IMMEDIATE`` so that writers queue on the lock instead of failing to upgrade it: with one
+writer at a time, SQLite needs no other lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import typing
 import uuid
 from typing import Any, ClassVar
 
 import aiosqlite
+import databases
 from databases.backends.common.records import Record, Row, create_column_maps
 from databases.backends.sqlite import CompilationContext, SQLiteBackend, SQLiteConnection, SQLiteTransaction
 from databases.core import DatabaseURL
 from databases.interfaces import Record as RecordInterface
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.cursor import CursorResultMetaData
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.ddl import DDLElement
 
-from qarion_pypi.errors import InsufficientStorage, Unavailable
+from qarion_pypi.db.statements import positional_args
+from qarion_pypi.errors import Conflict, InsufficientStorage, Unavailable
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -81,7 +87,7 @@ def _run(connection: sqlite3.Connection, sql: str, args: list[Any]) -> tuple[Any
     """Execute, fetch and close in the connection's own thread: one round trip, not three."""
     cursor = connection.execute(sql, args)
     try:
-        return cursor.description, cursor.fetchall(), cursor.lastrowid or cursor.rowcount
+        return cursor.description, cursor.fetchall(), cursor.rowcount
     finally:
         cursor.close()
 
@@ -92,6 +98,8 @@ async def _in_thread(connection: aiosqlite.Connection, sql: str, args: list[Any]
         result: tuple[Any, list[Any], int] = await connection._execute(_run, connection._conn, sql, args)  # type: ignore[no-untyped-call]
     except sqlite3.OperationalError as exc:
         raise _refusal(exc) from exc
+    except sqlite3.IntegrityError as exc:
+        raise _conflict(exc) from exc
     return result
 
 
@@ -104,6 +112,11 @@ def _refusal(exc: sqlite3.OperationalError) -> Exception:
     if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
         return InsufficientStorage()
     return exc
+
+
+def _conflict(exc: sqlite3.IntegrityError) -> Exception:
+    """A unique or foreign-key violation: somebody else's change came first."""
+    return Conflict("A conflicting change was made at the same moment; look again and retry.")
 
 
 class ImmediateTransaction(SQLiteTransaction):
@@ -184,13 +197,7 @@ def _records(
 
 def _bind(compiled: Any, extracted: Any, dialect: Any) -> tuple[str, list[Any], Any, CompilationContext]:
     """What ``SQLiteConnection._compile`` returns, from a cached compilation and this call's values."""
-    params = compiled.construct_params(extracted_parameters=extracted)
-    processors = compiled._bind_processors
-    args = []
-    for name in compiled.positiontup or ():
-        value = params[name]
-        processor = processors.get(name)
-        args.append(processor(value) if processor is not None else value)
+    args = positional_args(compiled, compiled.construct_params(extracted_parameters=extracted))
     context = dialect.execution_ctx_cls()
     context.dialect = dialect
     context.result_column_struct = (
@@ -213,3 +220,40 @@ class PooledSQLiteBackend(SQLiteBackend):
 
     def connection(self) -> PooledSQLiteConnection:
         return PooledSQLiteConnection(self._pool, self._dialect)
+
+
+class _Databases(databases.Database):
+    SUPPORTED_BACKENDS = {  # noqa: RUF012 (the base class declares it as a plain attribute)
+        **databases.Database.SUPPORTED_BACKENDS,
+        "sqlite": "qarion_pypi.db.sqlite:PooledSQLiteBackend",
+    }
+
+
+class SQLiteEngine:
+    """The calls ``Database`` makes, on ``databases`` with the pooled backend above."""
+
+    def __init__(self, url: str, *, lock_timeout: float = 10.0) -> None:
+        self._db = _Databases(url, lock_timeout=lock_timeout)
+        self.dialect: Dialect = sqlite_dialect.dialect()
+        self.path = self._db.url.database
+
+    async def connect(self) -> None:
+        await self._db.connect()
+
+    async def disconnect(self) -> None:
+        await self._db.disconnect()
+
+    def transaction(self) -> typing.AsyncContextManager[None]:
+        return _transaction(self._db)
+
+    async def fetch_all(self, query: ClauseElement) -> list[dict[str, Any]]:
+        return [dict(record._mapping) for record in await self._db.fetch_all(query)]
+
+    async def execute(self, query: ClauseElement) -> int:
+        return int(await self._db.execute(query) or 0)
+
+
+@contextlib.asynccontextmanager
+async def _transaction(db: databases.Database) -> typing.AsyncIterator[None]:
+    async with db.transaction():
+        yield

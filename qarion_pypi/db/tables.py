@@ -1,4 +1,7 @@
-"""Portable SQLAlchemy Core schema. Ids are UUID strings; times are timezone-aware UTC."""
+"""Portable SQLAlchemy Core schema. Ids are UUID strings; times are timezone-aware UTC.
+
+Lengths bound only what the API itself bounds; what clients and upstreams write freely (names,
+versions, URLs) is Text, since PostgreSQL enforces a VARCHAR's length and SQLite does not."""
 
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ api_keys = sa.Table(
     metadata,
     _id(),
     _fk("user_id", "users.id"),
-    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
     # Shown to people so they can tell keys apart; never enough to use the key.
     sa.Column("prefix", sa.String(16), nullable=False),
     # SHA-256 of the whole key: keys are high-entropy, so a slow hash adds nothing.
@@ -101,8 +104,8 @@ project_scopes = sa.Table(
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("slug", sa.String(64), nullable=False),
     sa.Column("description", sa.Text, nullable=False, default=""),
-    sa.Column("source_type", sa.String(64), nullable=True),
-    sa.Column("source_id", sa.String(200), nullable=True),
+    sa.Column("source_type", sa.Text, nullable=True),
+    sa.Column("source_id", sa.Text, nullable=True),
     sa.Column("source_metadata", sa.JSON, nullable=False, default=dict),
     # role_based, none, view, publish or edit: what plain space membership grants here.
     sa.Column("space_member_access_level", sa.String(16), nullable=False, default="role_based"),
@@ -171,8 +174,8 @@ proxy_pages = sa.Table(
     "proxy_pages",
     metadata,
     _fk("repository_id", "repositories.id"),
-    sa.Column("normalized_name", sa.String(200), nullable=False),
-    sa.Column("etag", sa.String(500), nullable=True),
+    sa.Column("normalized_name", sa.Text, nullable=False),
+    sa.Column("etag", sa.Text, nullable=True),
     _time("fetched_at"),
     sa.Column("document", sa.JSON, nullable=False),
     sa.PrimaryKeyConstraint("repository_id", "normalized_name"),
@@ -184,9 +187,9 @@ proxy_files = sa.Table(
     metadata,
     _id(),
     _fk("repository_id", "repositories.id"),
-    sa.Column("normalized_name", sa.String(200), nullable=False),
+    sa.Column("normalized_name", sa.Text, nullable=False),
     sa.Column("filename", sa.String(255), nullable=False),
-    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
     sa.Column("sha256", sa.String(64), nullable=False),
     # upstream PEP 658 state: its sha256, "true" (available, no hash) or NULL (none)
     sa.Column("upstream_metadata", sa.String(64), nullable=True),
@@ -204,8 +207,8 @@ packages = sa.Table(
     metadata,
     _id(),
     _fk("repository_id", "repositories.id"),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("normalized_name", sa.String(200), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("normalized_name", sa.Text, nullable=False),
     sa.Column("summary", sa.Text, nullable=False, default=""),
     _time("created_at"),
     _time("updated_at"),
@@ -219,10 +222,10 @@ files = sa.Table(
     _fk("repository_id", "repositories.id"),
     _fk("package_id", "packages.id"),
     sa.Column("filename", sa.String(255), nullable=False),
-    sa.Column("version", sa.String(128), nullable=False),
+    sa.Column("version", sa.Text, nullable=False),
     sa.Column("distribution_type", sa.String(16), nullable=False),
-    sa.Column("python_version", sa.String(64), nullable=False, default=""),
-    sa.Column("requires_python", sa.String(255), nullable=True),
+    sa.Column("python_version", sa.Text, nullable=False, default=""),
+    sa.Column("requires_python", sa.Text, nullable=True),
     sa.Column("summary", sa.Text, nullable=False, default=""),
     sa.Column("requires_dist", sa.JSON, nullable=False, default=list),
     sa.Column("size", sa.BigInteger, nullable=False),
@@ -245,7 +248,7 @@ files = sa.Table(
     _time("created_at"),
     # provenance: "upload", or "import" with where the file came from
     sa.Column("source", sa.String(16), nullable=False, default="upload"),
-    sa.Column("upstream_url", sa.String(2000), nullable=True),
+    sa.Column("upstream_url", sa.Text, nullable=True),
     _time("upstream_upload_time", nullable=True),
     sa.Column("upstream_sha256", sa.String(64), nullable=True),
     # The latest scan's state, kept beside the file so pages and downloads decide blocking
@@ -285,10 +288,10 @@ audit_events = sa.Table(
     sa.Column("actor", sa.String(64), nullable=True),
     sa.Column("action", sa.String(64), nullable=False),
     sa.Column("resource_type", sa.String(32), nullable=False),
-    sa.Column("resource_id", sa.String(255), nullable=True),
+    sa.Column("resource_id", sa.Text, nullable=True),
     # what people call the resource: a slug, a filename, a username
     sa.Column("resource_name", sa.String(255), nullable=True),
-    sa.Column("space", sa.String(64), nullable=True),
+    sa.Column("space", sa.Text, nullable=True),
     # success, denied (401/403/404) or failed (any other refusal)
     sa.Column("outcome", sa.String(16), nullable=False),
     sa.Column("status", sa.Integer, nullable=False),
@@ -316,6 +319,11 @@ jobs = sa.Table(
     _time("created_at"),
     _time("started_at", nullable=True),
     _time("finished_at", nullable=True),
+    # Who runs it ("host:pid:token") and until when that claim holds unless renewed: a job whose
+    # runner died is failed once its lease runs out, by whichever process notices first.
+    sa.Column("claimed_by", sa.Text, nullable=True),
+    _time("lease_until", nullable=True),
+    sa.Index("ix_jobs_status", "status"),
 )
 
 # Per-repository retention rules; each selects releases and says how long or how many to keep.
@@ -383,8 +391,8 @@ file_scans = sa.Table(
 osv_records = sa.Table(
     "osv_records",
     metadata,
-    sa.Column("id", sa.String(100), primary_key=True),
-    sa.Column("modified", sa.String(64), nullable=False),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("modified", sa.Text, nullable=False),
     sa.Column("document", sa.JSON, nullable=False),
     _time("imported_at"),
 )
@@ -392,8 +400,8 @@ osv_records = sa.Table(
 osv_packages = sa.Table(
     "osv_packages",
     metadata,
-    sa.Column("record_id", sa.String(100), sa.ForeignKey("osv_records.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("normalized_name", sa.String(200), nullable=False),
+    sa.Column("record_id", sa.Text, sa.ForeignKey("osv_records.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("normalized_name", sa.Text, nullable=False),
     sa.PrimaryKeyConstraint("normalized_name", "record_id"),
 )
 

@@ -112,8 +112,10 @@ class ProxyRepository:
             upstream.blob.discard()
 
     async def _keep(self, file: Row, upstream: UpstreamFile) -> None:
-        await self._ctx.blobs.commit(upstream.blob)
-        await proxy_cache.set_file(self._ctx.db, file["id"], blob_sha256=file["sha256"])
+        async with self._ctx.db.transaction():
+            await self._ctx.db.lock("blob", file["sha256"])  # not released while it is kept
+            await self._ctx.blobs.commit(upstream.blob)
+            await proxy_cache.set_file(self._ctx.db, file["id"], blob_sha256=file["sha256"])
 
     async def _ensure_cached(self, file: Row) -> str:
         """The blob of a proxied file, downloading and verifying it first if needed."""

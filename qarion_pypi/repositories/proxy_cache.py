@@ -70,6 +70,7 @@ async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Ro
     row = {"repository_id": record.id, "normalized_name": name, "etag": fetched.etag, "fetched_at": now,
            "document": _document(fetched.page)}  # fmt: skip
     async with ctx.db.transaction():
+        await ctx.db.lock("proxy-page", record.id, name)  # replicas refreshing it at once take turns
         await ctx.db.execute(t.proxy_pages.delete().where(*where))
         await ctx.db.execute(t.proxy_pages.insert().values(**row))
         for entry in fetched.page.files:

@@ -64,7 +64,7 @@ async def queue_file(ctx: Context, principal: Principal, file: FileRecord, trigg
         if trigger == "retry" and (latest is None or latest["status"] not in ("failed", "skipped")):
             raise Conflict(f"Only a failed or skipped scan can be retried; {file.filename} has none.")
         job = await _add(ctx, principal, file.repository_id, [file.id], trigger)
-    ctx.jobs.start(job)
+    await ctx.jobs.start(job)
     scan = await _latest(ctx, file.id)
     assert scan is not None
     return scan
@@ -84,7 +84,7 @@ async def queue_repository(ctx: Context, principal: Principal, repository: Repos
         if not rows:
             raise Conflict("The repository has no files waiting for a scan.")
         job = await _add(ctx, principal, repository.id, [row["id"] for row in rows], "repository")
-    ctx.jobs.start(job)
+    await ctx.jobs.start(job)
     return job.id, len(rows)
 
 

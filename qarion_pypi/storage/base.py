@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -115,6 +116,20 @@ def full_disk_refused() -> Iterator[None]:
         raise
 
 
+_SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
+
+
+def is_digest(name: str) -> bool:
+    return _SHA256.match(name) is not None
+
+
+def blob_key(sha256: str) -> str:
+    """Where a blob lives inside a store, ``ab/cd/<sha256>``; refuses anything but a digest."""
+    if not is_digest(sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
 # (start, end): the bytes [start, end) of a blob, as they are read.
 Reader = Callable[[int, int], AsyncIterator[bytes]]
 
@@ -131,12 +146,14 @@ class BlobEntry:
 @dataclass(frozen=True)
 class StoredBlob:
     """A committed blob, ready to be read: its size and a reader of byte ranges. ``path`` is set
-    when the bytes are in a local file, which lets a response send them from a memory map."""
+    when the bytes are in a local file, which lets a response send them from a memory map;
+    ``redirect`` when the store serves them to clients itself (a short-lived presigned URL)."""
 
     sha256: str
     size: int
     read: Reader
     path: Path | None = None
+    redirect: str | None = None
 
 
 class BlobStore(Protocol):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,9 +10,16 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from qarion_pypi.storage.base import BlobEntry, IncomingBlob, StoredBlob, full_disk_refused, sweep_staging_dir
+from qarion_pypi.storage.base import (
+    BlobEntry,
+    IncomingBlob,
+    StoredBlob,
+    blob_key,
+    full_disk_refused,
+    is_digest,
+    sweep_staging_dir,
+)
 
-_SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
 _CHUNK = 1024 * 1024
 
 
@@ -26,9 +32,7 @@ class FilesystemBlobStore:
         self.staging.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, sha256: str) -> Path:
-        if not _SHA256.match(sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / blob_key(sha256)
 
     def incoming(self) -> IncomingBlob:
         return IncomingBlob(self.staging)
@@ -119,7 +123,7 @@ def _subdirectories(path: Path) -> list[Path]:
 def _blobs_in(directory: Path) -> list[BlobEntry]:
     found = []
     for path in directory.iterdir():
-        if _SHA256.match(path.name):
+        if is_digest(path.name):
             try:
                 stat = path.stat()
             except FileNotFoundError:  # deleted while listed

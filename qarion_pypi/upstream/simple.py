@@ -202,7 +202,7 @@ def _html_metadata(value: str | None, present: bool) -> str | bool:
 
 
 def _is_distribution(filename: str) -> bool:
-    if _text(filename) is None or "/" in filename or "\\" in filename or not filename.isascii():
+    if _text(filename) is None or len(filename) > 255 or "/" in filename or "\\" in filename or not filename.isascii():
         return False
     try:
         if filename.endswith(".whl"):

@@ -30,6 +30,7 @@ def disposable_server(tmp_path: Path) -> Iterator[LiveServer]:
         yield running
 
 
+@pytest.mark.backend("sqlite")
 def test_health_is_503_when_the_blob_store_is_gone(disposable_server: LiveServer) -> None:
     blobs = disposable_server.data_dir / "blobs"
     blobs.rename(blobs.with_name("blobs-away"))
@@ -41,6 +42,15 @@ def test_health_is_503_when_the_blob_store_is_gone(disposable_server: LiveServer
     finally:
         blobs.with_name("blobs-away").rename(blobs)
     assert httpx.get(disposable_server.url + "/health").status_code == 200
+
+
+@pytest.mark.backend("postgres")
+def test_health_is_503_when_the_bucket_is_gone(tmp_path: Path) -> None:
+    with live_server(tmp_path / "data", s3_bucket="no-such-bucket") as server:
+        response = httpx.get(server.url + "/health")
+        assert response.status_code == 503
+        assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "blob_store": "unavailable"}}
+        assert "no-such-bucket" not in response.text
 
 
 def _events(client: httpx.Client, **params: str | int) -> list[dict]:

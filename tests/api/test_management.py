@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import distbuilder as d
+from tests.support.backends import POSTGRES
 from tests.support.harness import LiveServer, Repo
 
 
@@ -64,7 +65,7 @@ def test_package_detail_and_file_record(repo: Repo) -> None:
     ):
         assert name in record
     assert record["distribution_type"] == "wheel"
-    assert record["storage_backend"] == "filesystem"
+    assert record["storage_backend"] == ("s3" if POSTGRES else "filesystem")
     assert record["uploaded_by"] == uploader
 
 

@@ -87,7 +87,7 @@ def test_yanked_files_carry_their_reason(repo: Repo) -> None:
 def test_non_normalized_names_redirect(repo: Repo) -> None:
     _publish(repo)
     with repo.raw() as http:
-        response = http.get(repo.simple + "Demo_Pkg/?format=text/html")
+        response = http.get(repo.simple + "Demo_Pkg/?format=text/html", follow_redirects=False)
     assert response.status_code == 301
     assert response.headers["location"] == repo.simple + "demo-pkg/?format=text/html"
 

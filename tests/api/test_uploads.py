@@ -234,7 +234,7 @@ def test_bad_upload(repo: Repo, case: Case) -> None:
     assert response.status_code == case.status, response.text
     assert case.message in response.text
     assert repo.server.snapshot() == before, "a rejected upload left a row or a blob behind"
-    assert not list((repo.server.data_dir / "blobs" / ".incoming").iterdir()), "a staging file was left behind"
+    assert not list(repo.server.state.staging.glob("incoming-*")), "a staging file was left behind"
 
 
 def test_the_same_checks_guard_the_management_door(repo: Repo) -> None:

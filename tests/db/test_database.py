@@ -1,7 +1,9 @@
-"""The database layer on a real SQLite file: compiled-statement cache, change token, memo."""
+"""The database layer on the test backend's real database: compiled-statement cache, change
+token, memo, conflicts and concurrent schema creation."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,13 +16,16 @@ from qarion_pypi.db import tables as t
 from qarion_pypi.db.database import SCHEMA_VERSION
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.db.types import utcnow
+from qarion_pypi.errors import Conflict
+from tests.support.backends import StateReader, database_url_for
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'test.db'}")
+    (tmp_path / "data").mkdir()
+    database = Database(database_url_for(tmp_path / "data"))
     await database.connect()
     await database.create_schema()
     for name in ("ann", "bob", "cat"):
@@ -63,14 +68,14 @@ async def test_updates_with_expressions_and_limits(db: Database) -> None:
 
 
 async def test_change_token_moves_on_any_commit(db: Database, tmp_path: Path) -> None:
-    before = db.change_token()
-    assert db.change_token() == before
+    before = await db.change_token()
+    assert await db.change_token() == before
     await db.execute(t.users.update().where(t.users.c.username == "cat").values(is_admin=True))
-    after = db.change_token()
+    after = await db.change_token()
     assert after != before
-    with sqlite3.connect(tmp_path / "test.db") as other:  # another process's commit counts too
-        other.execute("UPDATE users SET is_admin = 0 WHERE username = 'cat'")
-    assert db.change_token() != after
+    # another process's commit counts too
+    StateReader(tmp_path / "data").execute("UPDATE users SET is_admin = ? WHERE username = 'cat'", False)
+    assert await db.change_token() != after
 
 
 async def test_memo_forgets_everything_when_the_database_changes(db: Database) -> None:
@@ -98,6 +103,31 @@ async def test_rolled_back_transactions_leave_nothing(db: Database) -> None:
     assert await db.fetch_one(sa.select(t.users).where(t.users.c.username == "dan")) is None
 
 
+async def test_a_duplicate_is_a_conflict_and_leaves_nothing(db: Database) -> None:
+    with pytest.raises(Conflict):
+        async with db.transaction():
+            await db.execute(t.users.insert().values(id="dan", username="dan", is_admin=False, created_at=utcnow()))
+            await db.execute(t.users.insert().values(id="eve", username="ann", is_admin=False, created_at=utcnow()))
+    assert await db.fetch_one(sa.select(t.users).where(t.users.c.username == "dan")) is None
+
+
+async def test_schema_created_by_several_processes_at_once(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    url = database_url_for(tmp_path / "data")
+    databases = [Database(url) for _ in range(4)]
+    for database in databases:
+        await database.connect()
+    try:
+        versions = await asyncio.gather(*(database.create_schema() for database in databases))
+        current = int(SCHEMA_VERSION)
+        assert sorted(versions, key=str) == [current, current, current, None]  # one created it; others found it
+        assert await databases[0].fetch_val(sa.select(sa.func.count()).select_from(t.schema_info)) == 1
+    finally:
+        for database in databases:
+            await database.disconnect()
+
+
+@pytest.mark.backend("sqlite")
 async def test_a_version_1_database_gains_the_scan_columns(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     database = Database(f"sqlite:///{path}")

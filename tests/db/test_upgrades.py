@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 import sqlalchemy as sa
 
@@ -15,6 +13,7 @@ from qarion_pypi.db.database import SCHEMA_VERSION
 from qarion_pypi.services.accounts import spaces
 from qarion_pypi.services.catalog import repositories, uploads
 from tests.support import distbuilder as d
+from tests.support.backends import StateReader
 
 pytestmark = pytest.mark.anyio
 
@@ -46,14 +45,14 @@ async def test_schema_2_gains_pep_643_trust_and_resolver_fields(ctx: Context) ->
     await _upload(ctx, admin, record, "extras-1.0-py3-none-any.whl", d.wheel("extras", "1.0", meta=extras))
     await ctx.db.disconnect()
 
-    path = ctx.settings.data_dir / "qarion.db"
-    with sqlite3.connect(path) as raw:  # what the previous release left
-        for table, columns in SCHEMA_3.items():
-            for column in columns:
-                raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
-        raw.execute("UPDATE schema_info SET value = '2'")
+    raw = StateReader(ctx.settings.data_dir)  # what the previous release left
+    for table, columns in SCHEMA_3.items():
+        for column in columns:
+            raw.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    raw.execute("UPDATE schema_info SET value = '2'")
 
     reopened = build_context(ctx.settings)
+    reopened.blobs = ctx.blobs
     await open_context(reopened)
     try:
         rows = await reopened.db.fetch_all(sa.select(t.files).order_by(t.files.c.filename))

@@ -16,7 +16,8 @@ import pytest
 
 from tests.support import distbuilder as d
 from tests.support.clients import Clients, make_project
-from tests.support.harness import Repo, free_port, importing_server, live_server, make_repo, wait_for_job
+from tests.support.harness import Repo, importing_server, live_server, make_repo, wait_for_job
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +103,8 @@ def test_naming_a_hosted_dependency_imports_it(importer: Repo) -> None:
     repo = make_repo(importer.server)  # hosts its own internal-lib, from an upload
     with importer.client() as api:
         private = api.get(f"{importer.manage}/packages/internal-lib").json()["files"][0]
-        content = httpx.get(private["download_url"], auth=("__token__", importer.keys["viewer"])).content
+        auth = ("__token__", importer.keys["viewer"])
+        content = httpx.get(private["download_url"], auth=auth, follow_redirects=True).content
     assert repo.upload(private["filename"], content).status_code == 200
     named = [{"normalized_name": "internal-lib", "version": "9.0", "filename": "internal_lib-9.0-py3-none-any.whl"}]
     result = _run(repo, {**IMPORT, "selected_dependency_artifacts": named})["result"]

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.support.clients import isolated_env
-from tests.support.harness import free_port
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,6 @@ queue's behaviour across a restart. Driven with plain HTTP calls, as curl would.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import distbuilder as d
+from tests.support.backends import StateReader
 from tests.support.harness import Repo, TestServer, live_server, wait_for_job
 
 pytestmark = pytest.mark.slow
@@ -22,9 +22,9 @@ RULES = [
 
 
 def _backdate(server: TestServer, filename: str, days: int) -> None:
-    when = (datetime.now(UTC) - timedelta(days=days)).replace(tzinfo=None).isoformat(sep=" ")
-    with sqlite3.connect(server.data_dir / "qarion.db") as db:
-        assert db.execute("UPDATE files SET created_at = ? WHERE filename = ?", (when, filename)).rowcount == 1
+    when = (datetime.now(UTC) - timedelta(days=days)).replace(tzinfo=None)
+    updated = server.state.rows("UPDATE files SET created_at = ? WHERE filename = ? RETURNING id", when, filename)
+    assert len(updated) == 1
 
 
 def test_retention_dry_run_then_real_run(repo: Repo) -> None:
@@ -100,14 +100,16 @@ def test_jobs_across_a_restart(tmp_path: Path) -> None:
             admin.post("/spaces", json={"name": "S", "slug": "s"}).raise_for_status()
             repo_id = admin.post("/spaces/s/package-repositories", json={"name": "R"}).json()["id"]
     interrupted, queued = str(uuid.uuid4()), str(uuid.uuid4())
-    now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    with sqlite3.connect(data / "qarion.db") as db:
-        for job_id, status in ((interrupted, "running"), (queued, "queued")):
-            db.execute(
-                "INSERT INTO jobs (id, kind, repository_id, status, percent, phase, message, progress_events, params,"
-                " created_at) VALUES (?, 'retention', ?, ?, 40, 'deleting', '', '[]', '{\"dry_run\": true}', ?)",
-                (job_id, repo_id, status, now),
-            )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for job_id, status in ((interrupted, "running"), (queued, "queued")):
+        StateReader(data).execute(
+            "INSERT INTO jobs (id, kind, repository_id, status, percent, phase, message, progress_events, params,"
+            " created_at) VALUES (?, 'retention', ?, ?, 40, 'deleting', '', '[]', '{\"dry_run\": true}', ?)",
+            job_id,
+            repo_id,
+            status,
+            now,
+        )
     with live_server(data, admin_key=key) as second, second.admin() as admin:
         runs = f"/spaces/s/package-repositories/{repo_id}/retention/runs"
         failed = wait_for_job(admin, f"{runs}/{interrupted}")

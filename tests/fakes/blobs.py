@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from qarion_pypi.storage import IncomingBlob, StoredBlob
-from qarion_pypi.storage.base import BlobEntry, sweep_staging_dir
+from qarion_pypi.storage.base import BlobEntry, blob_key, sweep_staging_dir
 
 
 class MemoryBlobStore:
@@ -31,7 +31,7 @@ class MemoryBlobStore:
         blob.discard()
 
     async def open(self, sha256: str) -> StoredBlob | None:
-        data = self.blobs.get(sha256)
+        data = self.blobs.get(blob_key(sha256).rsplit("/", 1)[-1])
         if data is None:
             return None
 

@@ -4,7 +4,6 @@ same bytes raced, and uploads under read load. Counts are asserted, and the stor
 from __future__ import annotations
 
 import concurrent.futures
-import sqlite3
 from collections import Counter
 
 import pytest
@@ -16,9 +15,8 @@ pytestmark = pytest.mark.slow  # real servers, killed and restarted: a scenario,
 
 
 def _rows_and_blobs(repo: Repo) -> tuple[set[str], set[str]]:
-    with sqlite3.connect(repo.server.data_dir / "qarion.db") as db:
-        rows = {row[0] for row in db.execute("SELECT sha256 FROM files")}
-    return rows, {path.rsplit("/", 1)[-1] for path in repo.server.blobs() if not path.startswith(".")}
+    rows = {row[0] for row in repo.server.state.rows("SELECT sha256 FROM files")}
+    return rows, {path.rsplit("/", 1)[-1] for path in repo.server.blobs()}
 
 
 def test_twenty_uploads_of_one_filename_with_different_bytes_have_one_winner(live_repo: Repo) -> None:
@@ -36,7 +34,7 @@ def test_twenty_uploads_of_one_filename_with_different_bytes_have_one_winner(liv
         assert http.get(stored["download_url"]).status_code == 200
     rows, blobs = _rows_and_blobs(repo)
     assert stored["sha256"] in rows and rows <= blobs
-    assert not any(repo.server.data_dir.glob("blobs/.incoming/incoming-*"))
+    assert not any(repo.server.state.staging.glob("incoming-*"))
 
 
 def test_the_same_bytes_raced_are_all_accepted_once(live_repo: Repo) -> None:

@@ -69,7 +69,7 @@ def test_kill_during_uploads_then_restart(tmp_path: Path) -> None:
         deadline = time.monotonic() + 20
         while len(confirmed) < 10 and time.monotonic() < deadline:
             time.sleep(0.01)
-        staging = data / "blobs" / ".incoming"
+        staging = server.state.staging
         assert any(staging.glob("incoming-*")), "the trickling uploads should be staging"
         assert server.process is not None
         os.kill(server.process.pid, signal.SIGKILL)

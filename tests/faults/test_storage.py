@@ -3,8 +3,6 @@ deleted or truncated behind its back."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,19 +50,7 @@ def impatient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def test_a_held_write_lock_delays_no_read_and_turns_writes_into_503(impatient: LiveServer) -> None:
     repo = make_repo(impatient)
     assert repo.upload("before-1.0-py3-none-any.whl", d.wheel("before")).status_code == 200
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_lock() -> None:
-        with sqlite3.connect(impatient.data_dir / "qarion.db", isolation_level=None) as other:
-            other.execute("BEGIN IMMEDIATE")
-            locked.set()
-            release.wait(30)
-            other.execute("ROLLBACK")
-
-    holder = threading.Thread(target=hold_the_lock)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with impatient.state.writes_held():
         with repo.raw("editor") as http:  # a key never used before: its use must not need the lock
             started = time.monotonic()
             assert http.get(repo.simple + "before/").status_code == 200
@@ -72,9 +58,6 @@ def test_a_held_write_lock_delays_no_read_and_turns_writes_into_503(impatient: L
         refused = repo.upload("during-1.0-py3-none-any.whl", d.wheel("during"))
         assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
         assert "busy" in refused.text
-    finally:
-        release.set()
-        holder.join(30)
     assert repo.upload("during-1.0-py3-none-any.whl", d.wheel("during")).status_code == 200
 
 
@@ -83,15 +66,14 @@ def test_deleted_and_truncated_blobs_are_clean_errors_and_check_finds_them(repo:
         assert repo.upload(f"{name}-1.0-py3-none-any.whl", d.wheel(name)).status_code == 200
     with repo.client() as api:
         files = {p["name"]: p["files"][0] for p in api.get(f"{repo.manage}/packages").json()}
-    blobs = repo.server.data_dir / "blobs"
+    state = repo.server.state
 
-    def blob_of(name: str) -> Path:
+    def blob_of(name: str) -> str:
         sha = files[name]["sha256"]
-        return blobs / sha[:2] / sha[2:4] / sha
+        return f"{sha[:2]}/{sha[2:4]}/{sha}"
 
-    blob_of("gone").unlink()
-    truncated = blob_of("cut")
-    truncated.write_bytes(truncated.read_bytes()[:100])
+    state.delete_blob(blob_of("gone"))
+    state.write_blob(blob_of("cut"), b"x" * 100)
     with repo.raw("viewer") as http:
         for name in ("gone", "cut"):
             url = files[name]["download_url"]

@@ -4,7 +4,6 @@ loading exports, and ``qarion-pypi osv import``."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from qarion_pypi.osv.matching import affects
 from qarion_pypi.osv.provider import OsvProvider, merge_findings
 from qarion_pypi.osv.records import InvalidRecord, parse_record
 from qarion_pypi.osv.severity import level_for, severity_of
+from tests.support.backends import StateReader
 from tests.support.harness import Command
 from tests.support.osv_data import EXPECTED, RECORDS, write_directory, write_export
 
@@ -196,8 +196,7 @@ def test_loader_refuses_what_is_not_an_export(tmp_path: Path) -> None:
 
 
 def _stored_ids(data: Path) -> list[str]:
-    with sqlite3.connect(data / "qarion.db") as db:
-        return [row[0] for row in db.execute("SELECT id FROM osv_records ORDER BY id")]
+    return [row[0] for row in StateReader(data).rows("SELECT id FROM osv_records ORDER BY id")]
 
 
 def test_cli_import_replaces_the_records_in_one_go(tmp_path: Path, command: Command) -> None:

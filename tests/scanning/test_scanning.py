@@ -20,13 +20,13 @@ from tests.support.harness import (
     LiveServer,
     Repo,
     cli,
-    free_port,
     helper_server,
     importing_server,
     live_server,
     make_repo,
     wait_for_job,
 )
+from tests.support.net import free_port
 from tests.support.osv_data import write_directory, write_export
 from tests.support.scanning import (
     file_scan_path,

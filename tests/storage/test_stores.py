@@ -1,5 +1,6 @@
 """Every blob store keeps the same promises: content addressing, create-only commits, byte ranges,
-local copies for archive reading, idempotent deletes, and sweeping of stale staging files."""
+local copies for archive reading, idempotent deletes, and sweeping of stale staging files. The S3
+store is tried against a real S3 server (SeaweedFS), whichever test backend runs."""
 
 from __future__ import annotations
 
@@ -8,19 +9,38 @@ import os
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from qarion_pypi.config import load_settings
+from qarion_pypi.errors import Unavailable
 from qarion_pypi.storage import BlobStore, FilesystemBlobStore
+from qarion_pypi.storage.s3 import S3BlobStore
 from tests.fakes.blobs import MemoryBlobStore
+from tests.support import backends
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["filesystem", "memory"])
+@pytest.fixture(params=["filesystem", "memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     if request.param == "filesystem":
         return FilesystemBlobStore(tmp_path / "blobs")
+    if request.param == "s3":
+        return s3_store(tmp_path)
     return MemoryBlobStore(tmp_path / "staging")
+
+
+def s3_store(tmp_path: Path, **settings: str) -> S3BlobStore:
+    """A store under a prefix of its own in the session's S3 server."""
+    server = backends.SESSION.s3()
+    values = {
+        "storage_backend": "s3", "s3_endpoint_url": server.endpoint, "s3_bucket": server.bucket,
+        "s3_access_key_id": server.access_key, "s3_secret_access_key": server.secret_key,
+        "s3_prefix": f"stores/{tmp_path.name}", **settings,
+    }  # fmt: skip
+    return S3BlobStore(load_settings(overrides=values, environ={}), tmp_path / "staging")
 
 
 async def _put(store: BlobStore, data: bytes) -> str:
@@ -89,10 +109,48 @@ async def test_the_store_reports_ready(store: BlobStore) -> None:
     await store.ready()
 
 
-def test_filesystem_paths_refuse_anything_but_a_digest(tmp_path: Path) -> None:
-    store = FilesystemBlobStore(tmp_path)
-    with pytest.raises(ValueError):
-        store.path_for("../../etc/passwd")
+async def test_blobs_are_addressed_by_digests_only(store: BlobStore) -> None:
+    for name in ("../../etc/passwd", "A" * 64, "0" * 63):
+        with pytest.raises(ValueError):
+            await store.open(name)
+
+
+async def test_the_store_lists_what_it_holds(store: BlobStore) -> None:
+    stored = {await _put(store, data) for data in (b"one", b"two", b"three")}
+    listed = {entry.sha256: entry async for entry in store.entries()}
+    assert set(listed) == stored
+    assert all(entry.size in (3, 5) and entry.modified <= time.time() + 5 for entry in listed.values())
+
+
+async def test_s3_downloads_are_presigned_urls_that_honour_ranges(tmp_path: Path) -> None:
+    store = s3_store(tmp_path, s3_downloads="redirect")
+    data = os.urandom(200_000)
+    sha256 = await _put(store, data)
+    blob = await store.open(sha256)
+    assert blob is not None and blob.redirect is not None and "X-Amz-Signature=" in blob.redirect
+    async with httpx.AsyncClient() as http:
+        whole = await http.get(blob.redirect)
+        part = await http.get(blob.redirect, headers={"Range": "bytes=1000-1999"})
+        tampered = await http.get(blob.redirect.replace(sha256, "0" * 64))
+    assert whole.content == data
+    assert part.status_code == 206 and part.content == data[1000:2000]
+    assert tampered.status_code == 403  # the signature covers the key
+    streamed = await s3_store(tmp_path, s3_downloads="stream").open(sha256)
+    assert streamed is not None and streamed.redirect is None
+
+
+async def test_an_unreachable_s3_store_is_unavailable_not_a_crash(tmp_path: Path) -> None:
+    store = s3_store(tmp_path, s3_endpoint_url=f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(Unavailable):
+        await store.open("0" * 64)
+    blob = store.incoming()
+    await blob.write(b"bytes")
+    await blob.finish()
+    with pytest.raises(Unavailable):
+        await store.commit(blob)
+    blob.discard()
+    with pytest.raises(Exception):  # noqa: B017 - whatever the client raises, ready() must fail
+        await store.ready()
 
 
 async def test_staging_files_of_a_process_that_is_gone_are_swept_at_any_age(store: BlobStore, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import uvicorn
 
-from tests.support.harness import free_port
+from tests.support.net import free_port
 
 
 @contextmanager

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.backends import StateReader, environment_for, settings_for
+from tests.support.net import free_port, stop_process
 
 API = "/api/v1.0"
 
@@ -37,8 +38,11 @@ class TestServer:
         return None
 
     def http(self, *, auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None) -> httpx.Client:
-        """A client at the server root, as pip and twine talk to it."""
-        return httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=30, transport=self.transport())
+        """A client at the server root, as pip and twine talk to it (following redirects, as they
+        do: downloads may be sent to the object store)."""
+        return httpx.Client(
+            base_url=self.url, auth=auth, headers=headers, timeout=30, transport=self.transport(), follow_redirects=True
+        )
 
     @property
     def api(self) -> str:
@@ -57,16 +61,18 @@ class TestServer:
 
     # -- direct looks at the stored state, for "nothing was left behind" assertions --
 
+    @property
+    def state(self) -> StateReader:
+        return StateReader(self.data_dir)
+
     def table_counts(self) -> dict[str, int]:
-        with sqlite3.connect(self.data_dir / "qarion.db") as db:
-            return {
-                name: db.execute(f"SELECT COUNT(*) FROM {name}").fetchone()[0]
-                for name in ("packages", "files", "filename_registry")
-            }
+        return {
+            name: self.state.rows(f"SELECT COUNT(*) FROM {name}")[0][0]
+            for name in ("packages", "files", "filename_registry")
+        }
 
     def blobs(self) -> set[str]:
-        root = self.data_dir / "blobs"
-        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+        return self.state.blob_names()
 
     def snapshot(self) -> tuple[dict[str, int], set[str]]:
         return self.table_counts(), self.blobs()
@@ -78,20 +84,8 @@ class LiveServer(TestServer):
     log_path: Path | None = None
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=20)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+        if self.process is not None:
+            stop_process(self.process)
 
 
 def server_environment(admin_key: str, **settings: Any) -> dict[str, str]:
@@ -109,30 +103,35 @@ def new_admin_key() -> str:
     return "test-admin-" + secrets.token_hex(16)
 
 
+def spawn_server(data_dir: Path, admin_key: str | None = None, **settings: Any) -> LiveServer:
+    """``qarion-pypi serve`` started in a subprocess on a free loopback port, not yet waited
+    for; the caller stops it."""
+    admin_key = admin_key or new_admin_key()
+    port = free_port()
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            env=server_environment(admin_key, **{**settings_for(data_dir), **settings}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return LiveServer(
+        url=f"http://127.0.0.1:{port}", data_dir=data_dir, admin_key=admin_key, process=process, log_path=log_path
+    )
+
+
 @contextmanager
 def live_server(data_dir: Path, admin_key: str | None = None, **settings: Any) -> Iterator[LiveServer]:
     """``qarion-pypi serve`` in a subprocess, as users run it, on a free loopback port.
 
     Pass the ``admin_key`` of an earlier run to restart a server on the same data dir."""
-    admin_key = admin_key or new_admin_key()
-    port = free_port()
-    log_path = data_dir.parent / f"{data_dir.name}-server.log"
-    log = open(log_path, "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        env=server_environment(admin_key, **settings),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    running = LiveServer(
-        url=f"http://127.0.0.1:{port}", data_dir=data_dir, admin_key=admin_key, process=process, log_path=log_path
-    )
+    running = spawn_server(data_dir, admin_key, **settings)
     try:
         wait_until_serving(running)
         yield running
     finally:
         running.stop()
-        log.close()
 
 
 def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:
@@ -148,16 +147,48 @@ def wait_until_serving(server: LiveServer, timeout: float = 30) -> None:
     raise RuntimeError("test server did not start in time")
 
 
+@contextmanager
+def worker_process(data_dir: Path, **settings: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """``qarion-pypi worker`` in a subprocess, once it takes jobs; stopped with SIGTERM after."""
+    log_path = data_dir.parent / f"{data_dir.name}-worker.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "qarion_pypi", "worker", "--data-dir", str(data_dir)],
+            env=server_environment(new_admin_key(), **{**settings_for(data_dir), **settings}),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while b"taking jobs" not in log_path.read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the worker did not start: {log_path.read_text()}")
+                time.sleep(0.05)
+            yield process
+        finally:
+            stop_process(process)
+
+
 # ``qarion-pypi`` with arguments, answering like a finished process (the ``command`` fixture).
 Command = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def cli(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``qarion-pypi`` as a command, with a clean environment unless one is given."""
+    """``qarion-pypi`` as a command, with a clean environment unless one is given (either way on
+    the test backend of its ``--data-dir``)."""
     environ = server_environment("unused-admin-key-000000") if env is None else env
+    environ = {**backend_environment(args), **environ}
     return subprocess.run(
         [sys.executable, "-m", "qarion_pypi", *map(str, args)], env=environ, capture_output=True, text=True, timeout=60
     )
+
+
+def backend_environment(args: tuple[str | Path, ...] | list[str | Path]) -> dict[str, str]:
+    """The test backend's variables for the data dir a command line names, if it names one."""
+    words = [str(arg) for arg in args]
+    if "--data-dir" not in words[:-1]:
+        return {}
+    return environment_for(Path(words[words.index("--data-dir") + 1]))
 
 
 @dataclass
@@ -234,8 +265,7 @@ def helper_server(command: list[str], url: str) -> Iterator[str]:
                 time.sleep(0.05)
         yield url
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_process(process)
 
 
 @contextmanager

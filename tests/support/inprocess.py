@@ -19,17 +19,25 @@ import httpx
 from qarion_pypi.app import create_app
 from qarion_pypi.config import load_settings
 from qarion_pypi.storage import BlobStore
+from tests.support.backends import settings_for
 from tests.support.harness import TestServer, new_admin_key, server_environment
+
+APP_HOST = "testserver"
 
 
 class PortalTransport(httpx.BaseTransport):
-    """A synchronous transport that runs each request on the app's own event loop."""
+    """A synchronous transport that runs each request for the app on the app's own event loop;
+    requests for other hosts (where the app redirects to, such as an object store's presigned
+    URL) go over the network."""
 
     def __init__(self, portal: anyio.from_thread.BlockingPortal, app: Any) -> None:
         self._portal = portal
         self._inner = httpx.ASGITransport(app=app)
+        self._network = httpx.HTTPTransport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host != APP_HOST:
+            return self._network.handle_request(request)
         return self._portal.call(self._handle, request)
 
     async def _handle(self, request: httpx.Request) -> httpx.Response:
@@ -53,12 +61,12 @@ def inprocess_server(
     """The app with its own data dir (and, if given, blob store), started and stopped like
     ``serve`` does (lifespan)."""
     admin_key = admin_key or new_admin_key()
-    environ = server_environment(admin_key, **settings)
+    environ = server_environment(admin_key, **{**settings_for(data_dir), **settings})
     app = create_app(load_settings(overrides={"data_dir": data_dir}, environ=environ), blobs)
     with (
         anyio.from_thread.start_blocking_portal("asyncio") as portal,
         portal.wrap_async_context_manager(app.router.lifespan_context(app)),
     ):
-        server = InProcessServer(url="http://testserver", data_dir=data_dir, admin_key=admin_key)
+        server = InProcessServer(url=f"http://{APP_HOST}", data_dir=data_dir, admin_key=admin_key)
         server._transport = PortalTransport(portal, app)
         yield server

@@ -134,6 +134,9 @@ async def bootstrap(ctx: Context) -> str | None:
     if supplied and len(supplied) < _MIN_SUPPLIED_KEY_LENGTH:
         raise ValueError(f"QARION_PYPI_ADMIN_KEY must be at least {_MIN_SUPPLIED_KEY_LENGTH} characters")
     async with ctx.db.transaction():
+        await ctx.db.lock("bootstrap")  # replicas starting together: the first one creates it
+        if await get_user(ctx, ADMIN_USERNAME, missing_ok=True):
+            return None
         admin = await create_user(ctx, ADMIN_USERNAME, is_admin=True)
         _, key = await create_api_key(ctx, admin, "bootstrap", key=supplied or None)
     return None if supplied else key

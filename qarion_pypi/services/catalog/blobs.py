@@ -21,13 +21,14 @@ async def release_unreferenced(ctx: Context, digests: Iterable[str | None]) -> i
     """Best effort: delete each blob unless a hosted file or a proxy's cached file points at it;
     returns how many went.
 
-    The check and the delete share a write transaction, so an upload that is about to reference
-    the same content (and takes the write lock to do so) cannot slip in between them.
+    The check and the delete share a transaction holding the blob's lock, which every writer of
+    a reference to it takes too, so none can slip in between them.
     """
     removed = 0
     for digest in {d for d in digests if d}:
         try:
             async with ctx.db.transaction():
+                await ctx.db.lock("blob", digest)
                 hosted = sa.select(t.files.c.id).where(t.files.c.sha256 == digest)
                 proxied = sa.select(t.proxy_files.c.id).where(t.proxy_files.c.blob_sha256 == digest)
                 used = await ctx.db.fetch_one(sa.union_all(hosted, proxied).limit(1))

@@ -114,6 +114,10 @@ async def _record(
     scan_job: JobRecord | None = None
     try:
         async with ctx.db.transaction():
+            # Uploads of one project, and of the same bytes, take turns (replicas included): the
+            # checks below then see every upload that came first.
+            await ctx.db.lock("project", repository.id, metadata.normalized_name)
+            await ctx.db.lock("blob", digests.sha256)
             existing, same_bytes = await _clashing_files(ctx, repository.id, dist.filename, digests.sha256)
             if existing is not None:
                 if existing.sha256 != digests.sha256:
@@ -151,7 +155,7 @@ async def _record(
         await release_unreferenced(ctx, placed)
         raise
     if scan_job is not None:
-        ctx.jobs.start(scan_job)
+        await ctx.jobs.start(scan_job)
     file = FileRecord.from_row({**file_row, "uploaded_by": principal.username})
     return UploadOutcome(created=True, package=package, file=file)
 

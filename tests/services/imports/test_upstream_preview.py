@@ -138,7 +138,9 @@ async def test_metadata_by_range_requests_then_by_download(upstream: Repo, tmp_p
         assert ranged.via == "range" and ranged.raw.startswith(b"Metadata-Version")
         with_pep658 = FileEntry(**{**entry.__dict__, "core_metadata": wheel["core_metadata_sha256"]})
         assert (await fetch_metadata(client, with_pep658, LIMITS, 10**9)).via == "pep658"
-        content = httpx.get(wheel["download_url"], auth=("__token__", upstream.keys["viewer"])).content
+        content = httpx.get(
+            wheel["download_url"], auth=("__token__", upstream.keys["viewer"]), follow_redirects=True
+        ).content
         (tmp_path / wheel["filename"]).write_bytes(content)
         with static_server(tmp_path) as url:  # no range support: the whole file is fetched
             plain = FileEntry(wheel["filename"], url + wheel["filename"], wheel["sha256"], wheel["size"])

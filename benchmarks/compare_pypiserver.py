@@ -99,6 +99,7 @@ def gib_wheel(path: Path, size: int = 1024**3) -> Path:
                 member.write(chunk)
         archive.writestr("huge-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: huge\nVersion: 1.0\n")
         archive.writestr("huge-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        archive.writestr("huge-1.0.dist-info/RECORD", "")
     return path
 
 

@@ -1,8 +1,8 @@
 """Content-addressed blobs in an S3-compatible object store, through obstore.
 
-Keys are ``<prefix>/ab/cd/<sha256>``. A blob is put with create-only semantics, so nothing is
-ever overwritten; bytes stream both ways (a staging file goes up in parts, ranges come down as
-they arrive). Downloads may instead be handed to the store itself with a short-lived presigned
+Keys are ``<prefix>/ab/cd/<sha256>``. Nothing is ever overwritten (see ``commit``); bytes stream
+both ways (a staging file goes up in parts, ranges come down as they arrive), so memory stays
+bounded whatever a blob's size. Downloads may instead be handed to the store itself with a short-lived presigned
 URL. Staging stays a local directory, as for every store: an upload is validated from it before
 it is kept.
 """
@@ -28,6 +28,7 @@ PART_SIZE = 8 * 1024 * 1024
 # Parts in flight at once: what an upload to the store holds in memory (2 x 8 MiB), whatever the
 # file's size.
 PARTS_AT_ONCE = 2
+READ_SIZE = 1024 * 1024
 PRESIGNED_FOR = timedelta(minutes=5)
 
 
@@ -58,21 +59,31 @@ class S3BlobStore:
         return IncomingBlob(self.staging)
 
     async def commit(self, blob: IncomingBlob) -> None:
-        assert blob.digests is not None, "finish() the blob before committing it"
+        """A blob of one part is put create-only (the store refuses to replace an object); a
+        larger one, when absent, is written in parts, a bounded number in memory at a time.
+        Callers hold the blob's lock, so no other writer of the index races the check."""
+        digests = blob.digests
+        assert digests is not None, "finish() the blob before committing it"
+        key = self._key(digests.sha256)
         try:
-            await obstore.put_async(
-                self._store,
-                self._key(blob.digests.sha256),
-                blob.path,
-                mode="create",
-                chunk_size=PART_SIZE,
-                max_concurrency=PARTS_AT_ONCE,
-            )
+            if digests.size <= PART_SIZE:
+                data = await anyio.to_thread.run_sync(blob.path.read_bytes)
+                await obstore.put_async(self._store, key, data, mode="create")
+            elif not await self.exists(digests.sha256):
+                await self._write_in_parts(key, blob.path)
         except AlreadyExistsError:
             pass  # the same bytes are already there: content addressing
         except Exception as exc:
             raise _unavailable(exc) from exc
         blob.discard()
+
+    async def _write_in_parts(self, key: str, path: Path) -> None:
+        async with obstore.open_writer_async(
+            self._store, key, buffer_size=PART_SIZE, max_concurrency=PARTS_AT_ONCE
+        ) as writer:
+            with path.open("rb") as source:
+                while chunk := await anyio.to_thread.run_sync(source.read, READ_SIZE):
+                    await writer.write(chunk)
 
     async def open(self, sha256: str) -> StoredBlob | None:
         key = self._key(sha256)

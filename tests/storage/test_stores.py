@@ -15,7 +15,7 @@ import pytest
 from qarion_pypi.config import load_settings
 from qarion_pypi.errors import Unavailable
 from qarion_pypi.storage import BlobStore, FilesystemBlobStore
-from qarion_pypi.storage.s3 import S3BlobStore
+from qarion_pypi.storage.s3 import PART_SIZE, S3BlobStore
 from tests.fakes.blobs import MemoryBlobStore
 from tests.support import backends
 from tests.support.net import free_port
@@ -137,6 +137,17 @@ async def test_s3_downloads_are_presigned_urls_that_honour_ranges(tmp_path: Path
     assert tampered.status_code == 403  # the signature covers the key
     streamed = await s3_store(tmp_path, s3_downloads="stream").open(sha256)
     assert streamed is not None and streamed.redirect is None
+
+
+async def test_s3_blobs_larger_than_a_part_go_up_in_parts_once(tmp_path: Path) -> None:
+    store = s3_store(tmp_path)
+    data = os.urandom(PART_SIZE * 2 + 12345)
+    sha256 = await _put(store, data)
+    assert await _read(store, sha256, 0, len(data)) == data
+    entries = {entry.sha256: entry async for entry in store.entries()}
+    assert entries[sha256].size == len(data)
+    await _put(store, data)  # again: found, not written a second time
+    assert {entry.sha256: entry async for entry in store.entries()}[sha256].modified == entries[sha256].modified
 
 
 async def test_an_unreachable_s3_store_is_unavailable_not_a_crash(tmp_path: Path) -> None:

@@ -185,13 +185,16 @@ async def _check_state(ctx: Context, repository_id: str, dist: DistFilename) -> 
     )
     if reused is not None:
         raise BadRequest("This filename has already been used, use a different version.")
+    # By the package's id (a unique index), then its files (an index): cheap however large the
+    # repository, whatever the planner believes about its size.
+    package_id = (
+        sa.select(t.packages.c.id)
+        .where(t.packages.c.repository_id == repository_id, t.packages.c.normalized_name == dist.name)
+        .scalar_subquery()
+    )
     same_kind = await ctx.db.fetch_all(
-        sa.select(t.files.c.filename, t.files.c.version)
-        .join(t.packages, t.packages.c.id == t.files.c.package_id)
-        .where(
-            t.files.c.repository_id == repository_id,
-            t.packages.c.normalized_name == dist.name,
-            t.files.c.distribution_type == dist.distribution_type,
+        sa.select(t.files.c.filename, t.files.c.version).where(
+            t.files.c.package_id == package_id, t.files.c.distribution_type == dist.distribution_type
         )
     )
     release = [row["filename"] for row in same_kind if Version(row["version"]) == dist.version]

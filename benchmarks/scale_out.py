@@ -46,6 +46,7 @@ def postgres_and_s3(scratch: Path) -> Iterator[dict[str, str]]:
                 "QARION_PYPI_S3_ACCESS_KEY_ID": s3.access_key,
                 "QARION_PYPI_S3_SECRET_ACCESS_KEY": s3.secret_key,
                 "QARION_PYPI_S3_DOWNLOADS": "stream",
+                "QARION_PYPI_SECRET_KEY": secrets.token_hex(32),
             }
     finally:
         asyncio.run(_sql(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -17,6 +17,7 @@ from qarion_pypi import housekeeping
 from qarion_pypi.api import client, health, routes
 from qarion_pypi.api.guard import RefuseControlCharacters
 from qarion_pypi.api.http import API_PREFIX, error_response
+from qarion_pypi.auth.sealing import Sealer, secret_from
 from qarion_pypi.config import Settings
 from qarion_pypi.context import Context
 from qarion_pypi.db import Database
@@ -67,8 +68,11 @@ def build_context(settings: Settings, blobs: BlobStore | None = None) -> Context
         blobs=blobs or configured_store(settings),
         pages=PageCache(settings.page_cache_entries),
         memo=Memo(db),
+        sealer=Sealer(secret_from(settings.secret_key, settings.data_dir)),
         http=Outbound(
-            OutboundPolicy.for_upstream(settings.upstream_index_url, allow_private=settings.outbound_allow_private),
+            OutboundPolicy.for_upstream(
+                settings.upstream_index_url, *settings.oidc_issuers, allow_private=settings.outbound_allow_private
+            ),
             netrc=settings.upstream_netrc,
         ),
     )
@@ -88,6 +92,7 @@ async def open_context(ctx: Context) -> str | None:
     await ctx.db.connect()
     try:
         await ctx.db.create_schema(SCHEMA_UPGRADES)
+        await repository_settings.seal_stored_credentials(ctx.db, ctx.sealer)
         swept = await ctx.blobs.sweep_staging(STALE_STAGING_SECONDS)
         if swept:
             log.warning("removed %d staging files left by an earlier crash", swept)

@@ -55,6 +55,13 @@ class Settings:
     # is failed once it runs out (at once when the runner's process is seen dead on this host).
     jobs_lease_seconds: float = 60.0
     admin_key: str = ""
+    # Encrypts secrets at rest (proxies' upstream passwords) and signs web sessions. Empty: one is
+    # generated into ``<data_dir>/secret.key`` (replicas must share one: set it on every node).
+    secret_key: str = ""
+    # Issuers whose CI tokens may be exchanged for upload tokens (trusted publishing), and the
+    # audience those tokens must name.
+    oidc_issuers: tuple[str, ...] = ()
+    oidc_audience: str = "qarion-pypi"
     max_upload_bytes: int = 4 * 1024**3
     # Per-member and total uncompressed limits guard against zip and gzip bombs.
     max_metadata_bytes: int = 4 * 1024**2
@@ -119,6 +126,9 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("jobs", "concurrency"): "jobs_concurrency",
     ("jobs", "lease_seconds"): "jobs_lease_seconds",
     ("auth", "admin_key"): "admin_key",
+    ("auth", "secret_key"): "secret_key",
+    ("oidc", "issuers"): "oidc_issuers",
+    ("oidc", "audience"): "oidc_audience",
     ("uploads", "max_upload_bytes"): "max_upload_bytes",
     ("uploads", "max_metadata_bytes"): "max_metadata_bytes",
     ("uploads", "max_compression_ratio"): "max_compression_ratio",
@@ -156,6 +166,11 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             raise ValueError
         if kind == "Path":
             return Path(str(value))
+        if kind == "tuple[str, ...]":  # a TOML list, or a comma-separated variable
+            items = value.split(",") if isinstance(value, str) else value
+            if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+                raise ValueError
+            return tuple(item.strip() for item in items if item.strip())
         if not isinstance(value, str):
             raise ValueError
         return value
@@ -228,6 +243,9 @@ def _validate(settings: Settings) -> None:
         value = getattr(settings, name)
         if value and not value.startswith(("http://", "https://")):
             raise ConfigError(f"{name} must start with http:// or https://")
+    for issuer in settings.oidc_issuers:
+        if not issuer.startswith(("https://", "http://")) or issuer.endswith("/"):
+            raise ConfigError(f"oidc_issuers: {issuer!r} must be an http(s) URL without a trailing slash")
     for name, choices in _CHOICES.items():
         if getattr(settings, name) not in choices:
             raise ConfigError(f"{name} must be one of: {', '.join(choices)}")
@@ -235,6 +253,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("database_url must be a sqlite:/// or postgresql:// URL")
     if settings.database_url.startswith("postgresql"):
         _require_extra("asyncpg", "postgres", "a PostgreSQL database_url")
+        if not settings.secret_key:  # each replica would make its own, and not read the others' secrets
+            raise ConfigError(
+                "a PostgreSQL database_url needs [auth] secret_key (QARION_PYPI_SECRET_KEY), the same on every replica"
+            )
     if settings.storage_backend == "s3":
         _require_extra("obstore", "s3", "the s3 storage backend")
     if settings.jobs_backend == "arq":

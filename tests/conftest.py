@@ -18,6 +18,7 @@ from tests.support import backends
 from tests.support.backends import settings_for
 from tests.support.harness import Command, LiveServer, Repo, backend_environment, live_server, make_repo
 from tests.support.inprocess import InProcessServer, inprocess_server
+from tests.support.oidc_issuer import Issuer, oidc_issuer
 
 # Small enough that a "too large" upload is cheap to send; large enough for every other test.
 TEST_MAX_UPLOAD = 8 * 1024 * 1024
@@ -102,3 +103,10 @@ async def ctx(tmp_path: Path) -> AsyncIterator[Context]:
     await open_context(context)
     yield context
     await context.db.disconnect()
+
+
+@pytest.fixture(scope="module")
+def issuer() -> Iterator[Issuer]:
+    """An OIDC issuer on loopback (discovery document, JWKS) that mints CI-shaped tokens."""
+    with oidc_issuer() as running:
+        yield running

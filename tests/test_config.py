@@ -68,6 +68,7 @@ def test_bad_config_files(tmp_path: Path, document: str, message: str) -> None:
 def test_scale_out_settings_from_the_environment() -> None:
     environ = {
         "QARION_PYPI_DATABASE_URL": "postgresql://db.internal/qarion",
+        "QARION_PYPI_SECRET_KEY": "shared-by-every-replica",
         "QARION_PYPI_STORAGE_BACKEND": "s3",
         "QARION_PYPI_S3_BUCKET": "packages",
         "QARION_PYPI_S3_SECRET_ACCESS_KEY": "from-a-secret",

@@ -66,7 +66,7 @@ async def repository_access(request: Request, needed: Permission, action: str) -
     caller, space = await _caller_and_space(request)
     repository = await records.in_space(ctx.db, space["id"], request.path_params["repository_id"])
     request.state.audit_resource_name = repository.slug
-    held = await effective_permission(ctx.db, caller, space["id"], repository.project_scope_id)
+    held = await effective_permission(ctx.db, caller, space["id"], repository.project_scope_id, repository.id)
     require(held, needed, action, "repository")
     return Access(caller, space, held, repository)
 
@@ -76,6 +76,6 @@ async def file_access(request: Request, needed: Permission, action: str) -> File
     caller, space = await _caller_and_space(request)
     file, repository = await files.get_file(ctx, request.path_params["file_id"], space_id=space["id"])
     request.state.audit_resource_name = file.filename
-    held = await effective_permission(ctx.db, caller, space["id"], repository.project_scope_id)
+    held = await effective_permission(ctx.db, caller, space["id"], repository.project_scope_id, repository.id)
     require(held, needed, action, "file")
     return FileAccess(caller, space, held, file, repository)

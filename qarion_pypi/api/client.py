@@ -15,12 +15,13 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from qarion_pypi.api.auditing import audited
-from qarion_pypi.api.http import builder, client_site, context, credential_key, principal
+from qarion_pypi.api.http import builder, client_site, context, credential_key, principal_or_anonymous
 from qarion_pypi.api.resources import respond
 from qarion_pypi.api.uploading import receive_upload
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
-from qarion_pypi.auth.principal import Principal
-from qarion_pypi.errors import NotFound
+from qarion_pypi.auth.principal import ANONYMOUS, Principal
+from qarion_pypi.db.types import utcnow
+from qarion_pypi.errors import NotFound, Unauthenticated
 from qarion_pypi.repositories import records
 from qarion_pypi.repositories.base import Repository
 from qarion_pypi.repositories.records import RepositoryRecord
@@ -36,20 +37,38 @@ async def _resolve(
     request: Request, key: tuple[object, ...], load: Callable[[], Awaitable[RepositoryRecord]]
 ) -> Resolved:
     """The caller, the composed repository and the caller's permission on it: 401 before
-    anything else. Remembered until the database changes, so the hot path costs no query."""
+    anything else. Remembered until the database changes, so the hot path costs no query.
+
+    A public repository answers reads without credentials; to an anonymous caller everything
+    else (private, missing, or more than a read) is the same 401."""
     ctx = context(request)
     site = client_site(request)
 
     async def resolve() -> Resolved:
-        caller = await principal(request)
-        record = await load()
-        held = await effective_permission(ctx.db, caller, record.space_id, record.project_scope_id)
+        caller = await principal_or_anonymous(request)
+        try:
+            record = await load()
+        except NotFound:
+            if caller.kind == ANONYMOUS:
+                raise _credentials_needed() from None
+            raise
+        held = await effective_permission(ctx.db, caller, record.space_id, record.project_scope_id, record.id)
+        if record.visibility == "public":
+            held = max(held, Permission.VIEW)
         return await builder(request).build(record, site), caller, held
 
     resolved = await ctx.memo.get((*key, credential_key(request), site), resolve)
-    request.state.principal = resolved[1]  # the audit log's actor, even when remembered
-    ctx.key_usage.note(resolved[1].api_key_id)
+    caller = resolved[1]
+    if caller.expired(utcnow()):  # remembered principals expire on time, not on a change
+        raise Unauthenticated("This API key has expired.")
+    request.state.principal = caller  # the audit log's actor, even when remembered
+    if caller.kind != ANONYMOUS:
+        ctx.key_usage.note(caller.api_key_id)
     return resolved
+
+
+def _credentials_needed() -> Unauthenticated:
+    return Unauthenticated("Authentication required: send an API key (Bearer, or Basic __token__:KEY).")
 
 
 async def _repository(request: Request, needed: Permission, action: str) -> tuple[Repository, Principal]:
@@ -59,6 +78,8 @@ async def _repository(request: Request, needed: Permission, action: str) -> tupl
     repository, caller, held = await _resolve(
         request, ("repository", *slugs), lambda: records.by_client_path(context(request).db, *slugs)
     )
+    if caller.kind == ANONYMOUS and held < needed:
+        raise _credentials_needed()
     require(held, needed, action, "repository")
     return repository, caller
 
@@ -154,9 +175,11 @@ async def file_by_id(request: Request) -> Response:
     """The reference's ``/pypi/files/{file_id}/{filename}`` (and the older ``/pypi/remote/`` links
     of proxied files): the file's own repository serves it, with the same rules."""
     file_id = request.path_params["file_id"]
-    repository, _, held = await _resolve(
+    repository, caller, held = await _resolve(
         request, ("file", file_id), lambda: records.owner_of_file(context(request).db, file_id)
     )
+    if caller.kind == ANONYMOUS and held < Permission.VIEW:
+        raise _credentials_needed()
     require(held, Permission.VIEW, "view", "file")
     return await _send_file(request, repository)
 

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from qarion_pypi.auth.credentials import MalformedCredentials, parse_authorization
-from qarion_pypi.auth.principal import Principal
+from qarion_pypi.auth.principal import ANONYMOUS_PRINCIPAL, Principal
 from qarion_pypi.context import Context
 from qarion_pypi.errors import (
     BadRequest,
@@ -24,7 +24,7 @@ from qarion_pypi.errors import (
     Unavailable,
 )
 from qarion_pypi.repositories.builder import RepositoryBuilder
-from qarion_pypi.services.accounts import users
+from qarion_pypi.services.accounts import authentication
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -51,9 +51,17 @@ async def principal(request: Request) -> Principal:
         raise Unauthenticated(f"Unreadable credentials: {exc}.") from None
     if credentials is None:
         raise Unauthenticated("Authentication required: send an API key (Bearer, or Basic __token__:KEY).")
-    caller = await users.authenticate(context(request), credentials)
+    caller = await authentication.authenticate(context(request), credentials)
     request.state.principal = caller  # the audit log's actor, even when the handler fails later
     return caller
+
+
+async def principal_or_anonymous(request: Request) -> Principal:
+    """The caller, or the anonymous principal when no credentials were sent at all (wrong ones
+    are still 401): for what public repositories serve to anyone."""
+    if not request.headers.get("authorization"):
+        return ANONYMOUS_PRINCIPAL
+    return await principal(request)
 
 
 def credential_key(request: Request) -> str | None:
@@ -86,11 +94,13 @@ def client_site(request: Request) -> str:
     return str(request.scope.get("app_root_path", request.scope.get("root_path", ""))) + API_PREFIX
 
 
-async def read_json(request: Request) -> dict[str, Any]:
-    """The caller's JSON object. Credentials are checked before a byte of the body is read, and
-    at most ``MAX_JSON_BYTES`` are read: nobody makes the server hold a body it will refuse."""
-    await principal(request)
-    body = await read_bounded(request, MAX_JSON_BYTES)
+async def read_json(request: Request, *, limit: int = MAX_JSON_BYTES, anonymous: bool = False) -> dict[str, Any]:
+    """The caller's JSON object. Credentials are checked before a byte of the body is read
+    (unless the endpoint takes none), and at most ``limit`` bytes are read: nobody makes the
+    server hold a body it will refuse."""
+    if not anonymous:
+        await principal(request)
+    body = await read_bounded(request, limit)
     if not body:
         return {}
     try:

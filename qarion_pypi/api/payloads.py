@@ -161,7 +161,14 @@ def validate_items(items: list[Any], spec: Spec, field: str) -> list[dict[str, A
     return clean
 
 
-async def read_payload(request: Request, spec: Spec) -> dict[str, Any]:
+async def read_payload(
+    request: Request, spec: Spec, *, limit: int | None = None, anonymous: bool = False
+) -> dict[str, Any]:
     """The request's JSON object checked against ``spec`` (after the caller's credentials, with
     the body bounded: see ``read_json``)."""
-    return validate(await read_json(request), spec)
+    body = (
+        await read_json(request, anonymous=anonymous)
+        if limit is None
+        else await read_json(request, limit=limit, anonymous=anonymous)
+    )
+    return validate(body, spec)

@@ -12,12 +12,18 @@ from qarion_pypi.api.http import context, json_response, principal
 from qarion_pypi.api.payloads import NAME, SLUG, Field, read_payload
 from qarion_pypi.auth.permissions import ROLE_PERMISSIONS, Permission, effective_permission
 from qarion_pypi.errors import Forbidden
-from qarion_pypi.services.accounts import spaces, teams, users
+from qarion_pypi.services.accounts import keys, spaces, teams, users
 from qarion_pypi.services.accounts.naming import USERNAME_PATTERN
 
 NAMED = {"name": NAME, "slug": SLUG}
 CREATE_USER = {"username": Field(str, required=True, max_length=64, pattern=USERNAME_PATTERN), "is_admin": Field(bool)}
-CREATE_KEY = {"name": NAME}
+KEY_LIMITS = {
+    "expires_at": Field(str, nullable=True, description="ISO 8601 with a time zone; the key fails from then on"),
+    "scopes": Field(list, item_kind=str, nullable=True, description="read and/or publish; none: all the owner may"),
+    "repository_ids": Field(list, item_kind=str, nullable=True, description="the only repositories the key reaches"),
+}
+CREATE_KEY = {"name": NAME, **KEY_LIMITS}
+UPDATE_USER = {"is_active": Field(bool, required=True)}
 SPACE_ROLE = {"role": Field(str, required=True, enum=tuple(ROLE_PERMISSIONS))}
 
 
@@ -57,21 +63,31 @@ async def list_users(request: Request) -> Response:
     return json_response([presenters.user(row) for row in await users.list_users(context(request))])
 
 
+async def update_user(request: Request) -> Response:
+    await _platform_admin(request)
+    ctx = context(request)
+    payload = await read_payload(request, UPDATE_USER)
+    user = await users.require_user(ctx, request.path_params["username"])
+    updated = await users.set_active(ctx, await principal(request), user, payload["is_active"])
+    return json_response(presenters.user(updated))
+
+
 async def create_api_key(request: Request) -> Response:
-    owner = await users.key_owner(context(request), await principal(request), request.path_params["username"])
+    ctx = context(request)
+    owner = await users.key_owner(ctx, await principal(request), request.path_params["username"])
     payload = await read_payload(request, CREATE_KEY)
-    row, key = await users.create_api_key(context(request), owner, payload["name"])
+    row, key = await keys.create_key(ctx, owner, payload["name"], await keys.read_limits(ctx, payload))
     return json_response(presenters.api_key(row, key), 201)
 
 
 async def list_api_keys(request: Request) -> Response:
     owner = await users.key_owner(context(request), await principal(request), request.path_params["username"])
-    return json_response([presenters.api_key(row) for row in await users.list_api_keys(context(request), owner)])
+    return json_response([presenters.api_key(row) for row in await keys.list_keys(context(request), owner)])
 
 
 async def revoke_api_key(request: Request) -> Response:
     owner = await users.key_owner(context(request), await principal(request), request.path_params["username"])
-    await users.revoke_api_key(context(request), owner, request.path_params["key_id"])
+    await keys.revoke_key(context(request), owner, request.path_params["key_id"])
     return Response(status_code=204)
 
 
@@ -143,6 +159,8 @@ ENDPOINTS = [
     Endpoint("POST", "/users", create_user, "Create a user (platform admin)", 201, CREATE_USER,
              audit=("user", None)),
     Endpoint("GET", "/users", list_users, "List users (platform admin)"),
+    Endpoint("PATCH", "/users/{username}", update_user, "Deactivate or reactivate a user (platform admin)",
+             body=UPDATE_USER, audit=("user", "username")),
     Endpoint("POST", _KEYS, create_api_key, "Create an API key; the key is shown once", 201, CREATE_KEY,
              audit=("api_key", None)),
     Endpoint("GET", _KEYS, list_api_keys, "List a user's API keys"),

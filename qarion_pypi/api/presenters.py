@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from qarion_pypi.auth.permissions import Permission
+from qarion_pypi.auth.principal import publisher_name
 from qarion_pypi.db import Row
 from qarion_pypi.jobs.queue import JobRecord
 from qarion_pypi.repositories.records import FileRecord, RepositoryRecord
@@ -73,6 +74,18 @@ def user(row: Row) -> dict[str, Any]:
         "id": row["id"],
         "username": row["username"],
         "is_admin": row["is_admin"],
+        "is_active": row["is_active"],
+        "created_at": _time(row["created_at"]),
+    }
+
+
+def robot(row: Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["username"].removeprefix("sa$"),
+        "username": row["username"],
+        "role": row["role"],
+        "is_active": row["is_active"],
         "created_at": _time(row["created_at"]),
     }
 
@@ -85,6 +98,9 @@ def api_key(row: Row, key: str | None = None) -> dict[str, Any]:
         "created_at": _time(row["created_at"]),
         "last_used_at": _time(row["last_used_at"]),
         "revoked_at": _time(row["revoked_at"]),
+        "expires_at": _time(row["expires_at"]),
+        "scopes": row["scopes"],
+        "repository_ids": row["repository_ids"],
     }
     if key is not None:
         document["key"] = key
@@ -159,6 +175,7 @@ def repository(
         "slug": row.slug,
         "description": row.description,
         "is_active": row.is_active,
+        "visibility": row.visibility,
         "archived_at": _time(row.archived_at),
         "created_at": _time(row.created_at),
         "updated_at": _time(row.updated_at),
@@ -208,8 +225,9 @@ def file(row: FileRecord, site: str, enforcement: Enforcement) -> dict[str, Any]
         "is_blocked": blocked_reason is not None,
         "blocked_reason": blocked_reason,
         "uploaded_by_id": row.uploaded_by_id,
-        "uploaded_by": row.uploaded_by,
+        "uploaded_by": row.uploaded_by or (publisher_name(row.publisher) if row.publisher else None),
         "uploaded_at": _time(row.created_at),
+        "publisher": row.publisher,
         "source": row.source,
         "upstream_url": row.upstream_url,
         "upstream_upload_time": _time(row.upstream_upload_time),

@@ -33,6 +33,7 @@ KIND_SETTINGS = {
         str, nullable=True, max_length=36, description="virtual: the hosted member uploads go to"
     ),
 }
+VISIBILITY = Field(str, enum=("private", "public"), description="public: pages and files answer without credentials")
 CREATE_REPOSITORY = {
     "name": NAME,
     "slug": SLUG,
@@ -40,6 +41,7 @@ CREATE_REPOSITORY = {
     "project_scope_id": Field(str, nullable=True, max_length=36),
     "project_scope_slug": Field(str, nullable=True, max_length=64),
     "kind": Field(str, enum=settings.KINDS),
+    "visibility": VISIBILITY,
     **KIND_SETTINGS,
 }
 UPDATE_REPOSITORY = {
@@ -47,6 +49,7 @@ UPDATE_REPOSITORY = {
     "description": DESCRIPTION,
     "is_active": Field(bool),
     "archived": Field(bool),
+    "visibility": VISIBILITY,
     **KIND_SETTINGS,
 }
 

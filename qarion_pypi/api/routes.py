@@ -6,13 +6,26 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from qarion_pypi.api import audit, imports, packages, platform, repositories, retention, scanning, scopes
+from qarion_pypi.api import (
+    audit,
+    imports,
+    packages,
+    platform,
+    publishing,
+    repositories,
+    retention,
+    robots,
+    scanning,
+    scopes,
+)
 from qarion_pypi.api.endpoints import openapi
 from qarion_pypi.api.http import API_PREFIX, json_response
 
 # Scopes before repositories: ``project-scopes`` would otherwise be read as a repository id.
 ENDPOINTS = [
     *platform.ENDPOINTS,
+    *robots.ENDPOINTS,
+    *publishing.ENDPOINTS,
     *scopes.ENDPOINTS,
     *packages.ENDPOINTS,
     *repositories.ENDPOINTS,

@@ -5,6 +5,11 @@ editor -> edit, admin -> admin. Platform admins and space admins hold admin ever
 space. Inside a project scope, plain space members get what the scope's
 ``space_member_access_level`` says (``role_based`` keeps the mapping above, ``none`` gives nothing),
 and direct grants to the user or to any of the user's teams add to it: the highest level wins.
+Robots hold roles and grants as users do.
+
+A key's limits then cap what its owner holds: scopes (``read`` is view, ``publish`` is publish),
+and a list of repositories (it reaches nothing else: no other repository, no space-wide call).
+A minted upload token may only publish to the repositories its trusted publishers belong to.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
-from qarion_pypi.auth.principal import Principal
+from qarion_pypi.auth.principal import PUBLISHER, Principal
 from qarion_pypi.db import Database
 from qarion_pypi.db import tables as t
 from qarion_pypi.errors import Forbidden, NotFound
@@ -58,11 +63,24 @@ async def space_role(db: Database, principal: Principal, space_id: str) -> str |
 
 
 async def effective_permission(
-    db: Database, principal: Principal | None, space_id: str, project_scope_id: str | None = None
+    db: Database,
+    principal: Principal | None,
+    space_id: str,
+    project_scope_id: str | None = None,
+    repository_id: str | None = None,
 ) -> Permission:
-    """The highest permission that applies to ``principal`` in the space, or in one of its scopes."""
+    """The highest permission that applies to ``principal`` in the space, in one of its scopes,
+    or (with ``repository_id``) on one repository."""
     if principal is None:
         return Permission.NONE
+    if principal.user_id is None:  # anonymous, or a minted token
+        reaches = principal.kind == PUBLISHER and repository_id in (principal.repository_ids or ())
+        return Permission.PUBLISH if reaches else Permission.NONE
+    return _limited(principal, await _held(db, principal, space_id, project_scope_id), repository_id)
+
+
+async def _held(db: Database, principal: Principal, space_id: str, project_scope_id: str | None) -> Permission:
+    """What the principal's owner holds, before the key's limits."""
     if principal.is_admin:
         return Permission.ADMIN
     role = await space_role(db, principal, space_id)
@@ -72,6 +90,17 @@ async def effective_permission(
     if project_scope_id is None:
         return from_role
     return await _scope_permission(db, principal, project_scope_id, role, from_role)
+
+
+_SCOPE_LEVELS = {"read": Permission.VIEW, "publish": Permission.PUBLISH}
+
+
+def _limited(principal: Principal, held: Permission, repository_id: str | None) -> Permission:
+    if principal.repository_ids is not None and repository_id not in principal.repository_ids:
+        return Permission.NONE
+    if principal.scopes is not None:
+        return min(held, max((_SCOPE_LEVELS[scope] for scope in principal.scopes), default=Permission.NONE))
+    return held
 
 
 async def _scope_permission(

@@ -10,7 +10,7 @@ import anyio
 from qarion_pypi.cli.common import data_options, with_context
 from qarion_pypi.config import Settings
 from qarion_pypi.context import Context
-from qarion_pypi.services.accounts import users
+from qarion_pypi.services.accounts import keys, users
 
 
 def add(commands: Any) -> None:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     async def create_key(ctx: Context) -> str:
         owner = await users.require_user(ctx, args.name)
-        _, key = await users.create_api_key(ctx, owner, args.key_name)
+        _, key = await keys.create_key(ctx, owner, args.key_name)
         return key
 
     action = create_user if args.admin_command == "create-user" else create_key

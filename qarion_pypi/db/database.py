@@ -35,7 +35,7 @@ def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str,
     return result
 
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 # Columns later versions added to tables that already existed: (version, table, column).
 # New tables need nothing here: create_schema creates whatever is missing.
 ADDED_COLUMNS = [
@@ -50,6 +50,14 @@ ADDED_COLUMNS = [
     ("3", "proxy_files", "dependencies"),
     ("4", "jobs", "claimed_by"),
     ("4", "jobs", "lease_until"),
+    ("5", "users", "is_active"),
+    ("5", "users", "kind"),
+    ("5", "users", "space_id"),
+    ("5", "api_keys", "expires_at"),
+    ("5", "api_keys", "scopes"),
+    ("5", "api_keys", "repository_ids"),
+    ("5", "repositories", "visibility"),
+    ("5", "files", "publisher"),
 ]
 
 

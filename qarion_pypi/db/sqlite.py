@@ -31,7 +31,6 @@ from qarion_pypi.db.statements import positional_args
 from qarion_pypi.errors import Conflict, InsufficientStorage, Unavailable
 
 _PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
 )
@@ -52,10 +51,30 @@ class PooledSQLitePool:
     async def _open(self) -> aiosqlite.Connection:
         connection = aiosqlite.connect(self._database, isolation_level=None)
         await connection.__aenter__()
-        for pragma in (*_PRAGMAS, f"PRAGMA busy_timeout={self._busy_ms}"):
-            await connection.execute(pragma)
+        try:
+            await connection.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+            await self._use_wal(connection)
+            for pragma in _PRAGMAS:
+                await connection.execute(pragma)
+        except BaseException:
+            await connection.close()
+            raise
         self._all.append(connection)
         return connection
+
+    async def _use_wal(self, connection: aiosqlite.Connection) -> None:
+        """Switch a database to WAL (it stays so). The switch does not wait on SQLite's busy
+        handler: while another process opening the same new database holds its lock, the switch
+        is retried until the lock timeout."""
+        deadline = asyncio.get_running_loop().time() + self._busy_ms / 1000
+        while True:
+            try:
+                await connection.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or asyncio.get_running_loop().time() > deadline:
+                    raise
+            await asyncio.sleep(0.02)
 
     async def acquire(self) -> aiosqlite.Connection:
         if self._idle is None:

@@ -40,6 +40,12 @@ users = sa.Table(
     sa.Column("username", sa.String(64), nullable=False, unique=True),
     sa.Column("is_admin", sa.Boolean, nullable=False, default=False),
     _time("created_at"),
+    # A deactivated account's keys all fail at once; the account and its history stay.
+    sa.Column("is_active", sa.Boolean, nullable=False, server_default=sa.true()),
+    # "user", or "robot": a space's CI account, named "sa$<name>" (space_id: its space; no foreign
+    # key, as spaces point back at users)
+    sa.Column("kind", sa.String(8), nullable=False, server_default="user"),
+    sa.Column("space_id", sa.String(36), nullable=True),
 )
 
 api_keys = sa.Table(
@@ -55,6 +61,11 @@ api_keys = sa.Table(
     _time("created_at"),
     _time("last_used_at", nullable=True),
     _time("revoked_at", nullable=True),
+    # Limits, never more than the owner holds: NULL is none. scopes: a list of "read", "publish";
+    # repository_ids: the only repositories the key reaches.
+    _time("expires_at", nullable=True),
+    sa.Column("scopes", sa.JSON, nullable=True),
+    sa.Column("repository_ids", sa.JSON, nullable=True),
 )
 
 spaces = sa.Table(
@@ -156,6 +167,8 @@ repositories = sa.Table(
     # virtual: per-version merging instead of first-owner-wins, and where uploads go
     sa.Column("merge", sa.Boolean, nullable=False, default=False),
     sa.Column("upload_target_id", sa.String(36), nullable=True),
+    # "public": client endpoints (pages, files, metadata) answer without credentials
+    sa.Column("visibility", sa.String(8), nullable=False, server_default="private"),
     sa.UniqueConstraint("space_id", "scope_key", "slug", name="uq_repository_slug"),
 )
 
@@ -251,6 +264,9 @@ files = sa.Table(
     sa.Column("upstream_url", sa.Text, nullable=True),
     _time("upstream_upload_time", nullable=True),
     sa.Column("upstream_sha256", sa.String(64), nullable=True),
+    # The trusted publisher a minted token uploaded it with: {"issuer", "publishers", and the
+    # identifying claims of the CI job}; NULL for uploads with an API key.
+    sa.Column("publisher", sa.JSON, nullable=True),
     # The latest scan's state, kept beside the file so pages and downloads decide blocking
     # without a join: not_scanned, pending, running, completed, failed or skipped.
     sa.Column("scan_status", sa.String(16), nullable=False, default="not_scanned", server_default="not_scanned"),
@@ -324,6 +340,44 @@ jobs = sa.Table(
     sa.Column("claimed_by", sa.Text, nullable=True),
     _time("lease_until", nullable=True),
     sa.Index("ix_jobs_status", "status"),
+)
+
+# Trusted publishers: the CI identities (claims of an OIDC issuer's tokens) whose jobs may upload
+# to a repository with a short-lived token instead of a stored key.
+trusted_publishers = sa.Table(
+    "trusted_publishers",
+    metadata,
+    _id(),
+    _fk("repository_id", "repositories.id"),
+    sa.Column("kind", sa.String(8), nullable=False),  # github, gitlab or oidc
+    sa.Column("issuer", sa.Text, nullable=False),
+    sa.Column("claims", sa.JSON, nullable=False),
+    _time("created_at"),
+    _fk("created_by_id", "users.id", nullable=True, ondelete="SET NULL"),
+)
+
+# Upload tokens minted for a CI job's OIDC token: stored as digests, like API keys.
+publish_tokens = sa.Table(
+    "publish_tokens",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("repository_ids", sa.JSON, nullable=False),
+    sa.Column("publisher_ids", sa.JSON, nullable=False),
+    # who it was minted for, as the token's claims said (issuer, subject, the claims that matched)
+    sa.Column("identity", sa.JSON, nullable=False),
+    _time("created_at"),
+    _time("expires_at"),
+)
+
+# OIDC token ids already exchanged, kept until the token would have expired: each is used once.
+oidc_jtis = sa.Table(
+    "oidc_jtis",
+    metadata,
+    sa.Column("issuer", sa.Text, nullable=False),
+    sa.Column("jti", sa.Text, nullable=False),
+    _time("expires_at"),
+    sa.PrimaryKeyConstraint("issuer", "jti"),
 )
 
 # Per-repository retention rules; each selects releases and says how long or how many to keep.
@@ -415,5 +469,8 @@ sa.Index("ix_files_sha256", files.c.sha256)
 sa.Index("ix_files_metadata_sha256", files.c.metadata_sha256)
 sa.Index("ix_space_members_user", space_members.c.user_id)
 sa.Index("ix_api_keys_user", api_keys.c.user_id)
+sa.Index("ix_users_space", users.c.space_id)
+sa.Index("ix_trusted_publishers_repository", trusted_publishers.c.repository_id)
+sa.Index("ix_trusted_publishers_issuer", trusted_publishers.c.issuer)
 sa.Index("ix_team_members_user", team_members.c.user_id)
 sa.Index("ix_grants_principal", project_scope_grants.c.principal_type, project_scope_grants.c.principal_id)

@@ -10,11 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qarion_pypi.auth.sealing import SealBroken
 from qarion_pypi.context import Context
 from qarion_pypi.db import Database, Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import is_uuid, new_id
 from qarion_pypi.db.types import utcnow
+from qarion_pypi.errors import Unavailable
 from qarion_pypi.repositories.records import ProxySettings, RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectPage
 from qarion_pypi.upstream.http import AuthedClient, UpstreamError
@@ -29,7 +31,16 @@ def settings(record: RepositoryRecord) -> ProxySettings:
 def upstream_client(ctx: Context, record: RepositoryRecord) -> AuthedClient:
     """The proxy's way to its upstream: its credentials go to the upstream's own origin only."""
     proxy = settings(record)
-    return ctx.http.with_auth(proxy.credentials, origin_of=proxy.remote_url)
+    credentials = None
+    if proxy.upstream_username:
+        try:
+            credentials = (proxy.upstream_username, ctx.sealer.unseal(proxy.upstream_password or ""))
+        except SealBroken:
+            raise Unavailable(
+                "This proxy's upstream password cannot be read: the server's secret_key is not the one it was "
+                "stored with. Set the old [auth] secret_key again, or store the password again."
+            ) from None
+    return ctx.http.with_auth(credentials, origin_of=proxy.remote_url)
 
 
 async def project_page(ctx: Context, record: RepositoryRecord, name: str) -> tuple[ProjectPage, list[Row]] | None:

@@ -44,13 +44,7 @@ class ProxySettings:
     cache_ttl: int
     file_mode: FileMode
     upstream_username: str | None
-    upstream_password: str | None
-
-    @property
-    def credentials(self) -> tuple[str, str] | None:
-        if self.upstream_username:
-            return self.upstream_username, self.upstream_password or ""
-        return None
+    upstream_password: str | None  # sealed (auth/sealing.py): opened only to send it upstream
 
 
 @dataclass(frozen=True)
@@ -81,6 +75,8 @@ class RepositoryRecord:
     serial: int
     proxy: ProxySettings | None = None
     virtual: VirtualSettings | None = None
+    # "public": client endpoints answer without credentials
+    visibility: str = "private"
 
     @classmethod
     def from_row(cls, row: Row) -> RepositoryRecord:
@@ -116,6 +112,7 @@ class RepositoryRecord:
             serial=row["serial"],
             proxy=proxy,
             virtual=virtual,
+            visibility=row["visibility"],
         )
 
     @property
@@ -265,6 +262,7 @@ class FileRecord:
     scan_status: str
     scan_max_severity: str | None
     scan_finding_count: int
+    publisher: dict[str, Any] | None = None  # the trusted publisher of a minted-token upload
     uploaded_by: str | None = None  # the uploader's username, when the query joined it
 
     @classmethod

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from qarion_pypi.auth.sealing import Sealer, is_sealed
 from qarion_pypi.db import Database
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import is_uuid
@@ -90,6 +91,28 @@ async def move_stored_credentials(db: Database) -> None:
         if not row["upstream_username"]:
             values.update(upstream_username=username or "", upstream_password=password)
         await db.execute(t.repositories.update().where(t.repositories.c.id == row["id"]).values(**values))
+
+
+async def seal_stored_credentials(db: Database, sealer: Sealer) -> None:
+    """Upstream passwords stored in clear (before sealing) are sealed."""
+    rows = await db.fetch_all(
+        sa.select(t.repositories.c.id, t.repositories.c.upstream_password).where(
+            t.repositories.c.upstream_password.is_not(None), t.repositories.c.upstream_password != ""
+        )
+    )
+    for row in rows:
+        if not is_sealed(row["upstream_password"]):
+            sealed = sealer.seal(row["upstream_password"])
+            await db.execute(
+                t.repositories.update().where(t.repositories.c.id == row["id"]).values(upstream_password=sealed)
+            )
+
+
+def seal_password(values: dict[str, Any], sealer: Sealer) -> dict[str, Any]:
+    """Kind columns about to be stored, with an upstream password sealed."""
+    if values.get("upstream_password"):
+        return {**values, "upstream_password": sealer.seal(values["upstream_password"])}
+    return values
 
 
 def _kind_of(name: str) -> str:

@@ -51,6 +51,10 @@ class Outbound:
             return AuthedClient(self._client, self._netrc)
         return AuthedClient(self._client, auth, only_to=origin(origin_of) if origin_of else None)
 
+    def anonymous(self) -> AuthedClient:
+        """No credentials at all, not even the netrc file's (OIDC discovery, key sets)."""
+        return AuthedClient(self._client, None)
+
     async def aclose(self) -> None:
         await self._client.aclose()
 

@@ -62,9 +62,10 @@ class OutboundPolicy:
         self.trusted_hosts = frozenset(h.lower() for h in trusted_hosts)
 
     @classmethod
-    def for_upstream(cls, upstream_index_url: str, *, allow_private: bool) -> OutboundPolicy:
-        host = urlsplit(upstream_index_url).hostname if upstream_index_url else None
-        return cls(allow_private=allow_private, trusted_hosts=frozenset({host} if host else ()))
+    def for_upstream(cls, *configured_urls: str, allow_private: bool) -> OutboundPolicy:
+        """Hosts the operator configured (the upstream index, OIDC issuers) may be private."""
+        hosts = {urlsplit(url).hostname for url in configured_urls if url}
+        return cls(allow_private=allow_private, trusted_hosts=frozenset(host for host in hosts if host))
 
     def check_url(self, url: httpx.URL) -> None:
         if url.scheme not in ("http", "https"):

@@ -70,6 +70,7 @@ async def test_listings_show_what_a_grant_reaches(ctx: Context) -> None:
     space = await spaces.create_space(ctx, root, "Acme", "acme")
     guest = await _principal(ctx, "guest")
     stranger = await _principal(ctx, "stranger")
+    assert guest.user_id is not None
     grant = [{"principal_type": "user", "principal_id": guest.user_id, "access_level": "publish"}]
     granted = await _scope(ctx, root, space, "granted", "none", grant)
     other = await _scope(ctx, root, space, "other", "none", [])

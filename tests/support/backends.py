@@ -135,6 +135,7 @@ def settings_for(data_dir: Path) -> dict[str, str]:
         "redis_url": REDIS_URL,
         "jobs_queue_name": f"arq:{name}",
         "jobs_worker_in_server": "true",
+        "secret_key": f"test-secret-{name}",
     }
 
 

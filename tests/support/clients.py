@@ -64,10 +64,10 @@ class Clients:
         return self.run(BIN / "twine", *args, check=check)
 
     def twine_upload(
-        self, url: str, key: str, *args: str | Path, check: bool = True
+        self, url: str, key: str, *args: str | Path, check: bool = True, username: str = "__token__"
     ) -> subprocess.CompletedProcess[str]:
         """``twine upload`` to ``url`` with an API key, never prompting; ``args``: flags and files."""
-        options = ("--non-interactive", "--disable-progress-bar", "--repository-url", url, "-u", "__token__", "-p", key)
+        options = ("--non-interactive", "--disable-progress-bar", "--repository-url", url, "-u", username, "-p", key)
         return self.twine("upload", *options, *args, check=check)
 
     def build(self, project: Path, outdir: Path) -> list[Path]:

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from qarion_pypi.auth.permissions import Permission, visible_rows
-from qarion_pypi.auth.principal import Principal
+from qarion_pypi.auth.principal import ROBOT, Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
@@ -102,7 +102,7 @@ async def replace_access(
     ctx: Context, principal: Principal, scope: Row, level: str, new_grants: Sequence[Mapping[str, str]]
 ) -> None:
     """Set the member default and replace every grant, in one transaction."""
-    await _check_principals_exist(ctx, new_grants)
+    await _check_principals_exist(ctx, scope["space_id"], new_grants)
     async with ctx.db.transaction():
         await ctx.db.execute(
             t.project_scopes.update()
@@ -116,7 +116,7 @@ async def replace_access(
             await ctx.db.execute(t.project_scope_grants.insert().values(project_scope_id=scope["id"], **grant))
 
 
-async def _check_principals_exist(ctx: Context, new_grants: Sequence[Mapping[str, str]]) -> None:
+async def _check_principals_exist(ctx: Context, space_id: str, new_grants: Sequence[Mapping[str, str]]) -> None:
     errors = []
     seen = set()
     for index, grant in enumerate(new_grants):
@@ -125,11 +125,15 @@ async def _check_principals_exist(ctx: Context, new_grants: Sequence[Mapping[str
         if key in seen:
             errors.append(FieldError(f"grants[{index}]", "duplicates an earlier grant to the same principal"))
         seen.add(key)
-        exists = is_uuid(grant["principal_id"]) and await ctx.db.fetch_one(
-            sa.select(table.c.id).where(table.c.id == grant["principal_id"])
+        found = (
+            await ctx.db.fetch_one(sa.select(table).where(table.c.id == grant["principal_id"]))
+            if is_uuid(grant["principal_id"])
+            else None
         )
-        if not exists:
+        if not found:
             errors.append(FieldError(f"grants[{index}].principal_id", f"no {grant['principal_type']} has this id"))
+        elif grant["principal_type"] == "user" and found["kind"] == ROBOT and found["space_id"] != space_id:
+            errors.append(FieldError(f"grants[{index}].principal_id", "is a robot of another space"))
     if errors:
         raise ValidationFailed("Invalid grants.", errors)
 

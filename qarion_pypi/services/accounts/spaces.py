@@ -12,7 +12,7 @@ from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import FieldError, NotFound, ValidationFailed
-from qarion_pypi.services.accounts import users
+from qarion_pypi.services.accounts import robots, users
 from qarion_pypi.services.accounts.naming import ensure_slug_free, resolve_slug
 
 
@@ -28,7 +28,8 @@ async def create_space(ctx: Context, principal: Principal, name: str, slug: str 
             "created_by_id": principal.user_id,
         }
         await ctx.db.execute(t.spaces.insert().values(**row))
-        await _put_member(ctx, str(row["id"]), principal.user_id, "admin")
+        if principal.user_id is not None:  # the creator (a platform admin) administers it
+            await _put_member(ctx, str(row["id"]), principal.user_id, "admin")
     return row
 
 
@@ -54,6 +55,7 @@ async def set_member(ctx: Context, space: Row, username: str, role: str) -> Row:
     if role not in ROLE_PERMISSIONS:
         raise ValidationFailed("Invalid role.", [FieldError("role", f"must be one of: {', '.join(ROLE_PERMISSIONS)}")])
     user = await users.require_user(ctx, username)
+    robots.refuse_outside(user, space["id"])
     async with ctx.db.transaction():
         await ctx.db.execute(
             t.space_members.delete().where(

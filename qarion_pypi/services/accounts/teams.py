@@ -10,7 +10,7 @@ from qarion_pypi.db import Row, grouped
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
-from qarion_pypi.services.accounts import users
+from qarion_pypi.services.accounts import robots, users
 from qarion_pypi.services.accounts.naming import ensure_slug_free, get_by_slug, resolve_slug
 
 
@@ -31,12 +31,14 @@ async def list_teams(ctx: Context, principal: Principal) -> list[Row]:
     """Platform admins see every team; others the teams they belong to."""
     query = sa.select(t.teams).order_by(t.teams.c.slug)
     if not principal.is_admin:
-        query = query.where(t.teams.c.id.in_(_teams_of(principal.user_id)))
+        query = query.where(t.teams.c.id.in_(_teams_of(principal.user_id or "")))
     return await ctx.db.fetch_all(query)
 
 
-async def teams_of(ctx: Context, user_id: str) -> list[Row]:
-    """The teams a user belongs to."""
+async def teams_of(ctx: Context, user_id: str | None) -> list[Row]:
+    """The teams a user belongs to (none for callers who are not users)."""
+    if user_id is None:
+        return []
     return await ctx.db.fetch_all(
         sa.select(t.teams).where(t.teams.c.id.in_(_teams_of(user_id))).order_by(t.teams.c.slug)
     )
@@ -61,6 +63,7 @@ async def members(ctx: Context, team_ids: list[str]) -> dict[str, list[str]]:
 
 async def add_member(ctx: Context, team: Row, username: str) -> None:
     user = await users.require_user(ctx, username)
+    robots.refuse_outside(user, None)
     await ctx.db.insert_if_absent(
         t.team_members, {"team_id": team["id"], "user_id": user["id"], "created_at": utcnow()}
     )

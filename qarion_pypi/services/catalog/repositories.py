@@ -33,13 +33,14 @@ async def create_repository(
     require(held, Permission.ADMIN, "create", "project scope" if scope else "space")
     slug = resolve_slug(fields["name"], fields.get("slug"), "repository")
     kind = RepositoryKind(fields.get("kind", RepositoryKind.HOSTED))
-    kind_columns = settings.columns(kind, fields, creating=True)
+    kind_columns = settings.seal_password(settings.columns(kind, fields, creating=True), ctx.sealer)
     now = utcnow()
     scope_id = scope["id"] if scope else None
     row = {
         "id": new_id(), "space_id": space["id"], "project_scope_id": scope_id, "scope_key": scope_id or "",
         "kind": kind.value, "name": fields["name"], "slug": slug, "description": fields.get("description") or "",
         "is_active": True, "archived_at": None, "created_at": now, "updated_at": now,
+        "visibility": fields.get("visibility", "private"),
         "created_by_id": principal.user_id, "updated_by_id": principal.user_id, "serial": 0, "merge": False,
         **kind_columns,
     }  # fmt: skip
@@ -93,10 +94,12 @@ def permission_for_update(changes: Mapping[str, Any]) -> tuple[Permission, str]:
 async def update_repository(
     ctx: Context, principal: Principal, repository: RepositoryRecord, changes: Mapping[str, Any]
 ) -> RepositoryRecord:
-    """Name, description, is_active, archived (True stamps archived_at, False clears it) and the
-    settings of the repository's kind."""
-    values: dict[str, Any] = {k: v for k, v in changes.items() if k in {"name", "description", "is_active"}}
-    values.update(settings.columns(repository.kind, changes, creating=False))
+    """Name, description, is_active, visibility, archived (True stamps archived_at, False clears
+    it) and the settings of the repository's kind."""
+    values: dict[str, Any] = {
+        k: v for k, v in changes.items() if k in {"name", "description", "is_active", "visibility"}
+    }
+    values.update(settings.seal_password(settings.columns(repository.kind, changes, creating=False), ctx.sealer))
     async with ctx.db.transaction():
         if repository.virtual is not None and ("members" in changes or "upload_target_id" in changes):
             current = (await records.member_ids(ctx.db, [repository.id]))[repository.id]

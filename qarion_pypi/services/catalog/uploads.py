@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
 import sqlalchemy as sa
 from packaging.version import Version
 
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
-from qarion_pypi.auth.principal import Principal
+from qarion_pypi.auth.principal import PUBLISHER, Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
@@ -61,7 +62,9 @@ async def target(ctx: Context, principal: Principal, repository: RepositoryRecor
         return repository
     assert repository.virtual is not None and repository.virtual.upload_target_id is not None
     hosted = await records.load(ctx.db, repository.virtual.upload_target_id)
-    held = await effective_permission(ctx.db, principal, hosted.space_id, hosted.project_scope_id)
+    # A key (or minted token) limited to the virtual repository reaches its upload target too.
+    reached = repository.id if repository.id in (principal.repository_ids or ()) else hosted.id
+    held = await effective_permission(ctx.db, principal, hosted.space_id, hosted.project_scope_id, reached)
     require(held, Permission.PUBLISH, "publish", "repository")
     return hosted
 
@@ -140,6 +143,7 @@ async def _record(
             metadata_sha256 = await core_metadata.store(ctx.db, metadata.raw)
             file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
             file_row["storage_backend"] = ctx.blobs.name
+            file_row["publisher"] = await _publisher_of(ctx, principal)
             file_row.update(upload.provenance or {})
             await ctx.db.execute(t.files.insert().values(**file_row))
             await ctx.db.execute(
@@ -158,6 +162,16 @@ async def _record(
         await ctx.jobs.start(scan_job)
     file = FileRecord.from_row({**file_row, "uploaded_by": principal.username})
     return UploadOutcome(created=True, package=package, file=file)
+
+
+async def _publisher_of(ctx: Context, principal: Principal) -> dict[str, Any] | None:
+    """Who a minted upload token was issued to (trusted publishing); None for API keys."""
+    if principal.kind != PUBLISHER:
+        return None
+    identity = await ctx.db.fetch_val(
+        sa.select(t.publish_tokens.c.identity).where(t.publish_tokens.c.id == principal.api_key_id)
+    )
+    return dict(identity) if identity else None
 
 
 async def _clashing_files(

@@ -145,5 +145,5 @@ async def _hosted_from_uploads(ctx: Context, repository: RepositoryRecord) -> se
 async def _principal(ctx: Context, user_id: str | None) -> Principal:
     principal = await users.principal_of(ctx, user_id)
     if principal is None:
-        raise Unavailable("The user who queued this import no longer exists.")
+        raise Unavailable("The account that queued this import no longer exists or is deactivated.")
     return principal

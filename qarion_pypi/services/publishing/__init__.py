@@ -1,0 +1,1 @@
+"""Trusted publishing: the CI identities a repository trusts, and upload tokens minted for them."""

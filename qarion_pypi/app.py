@@ -11,6 +11,8 @@ from typing import Any
 import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount
 
 from qarion_pypi import housekeeping
@@ -37,6 +39,7 @@ from qarion_pypi.storage import BlobStore, configured_store
 from qarion_pypi.storage.base import STALE_STAGING_SECONDS
 from qarion_pypi.upstream.http import Outbound
 from qarion_pypi.upstream.policy import OutboundPolicy
+from qarion_pypi.web import pages, render
 
 log = logging.getLogger("qarion_pypi")
 
@@ -113,6 +116,14 @@ def announce_admin_key(key: str) -> None:
     )
 
 
+async def _error(request: Request, exc: Exception) -> Response:
+    """Domain errors as the surface they happen on speaks: JSON, plain text, or a page."""
+    assert isinstance(exc, QarionError)
+    if request.url.path.startswith(API_PREFIX) or request.url.path == health.PATH:
+        return error_response(request, exc)
+    return await render.error_page(request, exc)
+
+
 def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:
     ctx = build_context(settings, blobs)
 
@@ -138,8 +149,8 @@ def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:
             await ctx.db.disconnect()
 
     app = Starlette(
-        routes=[*health.routes, Mount(API_PREFIX, routes=[*client.routes, *routes.routes])],
-        exception_handlers={QarionError: error_response},
+        routes=[*health.routes, Mount(API_PREFIX, routes=[*client.routes, *routes.routes]), *pages.routes],
+        exception_handlers={QarionError: _error},
         middleware=[Middleware(RefuseControlCharacters)],
         lifespan=lifespan,
     )

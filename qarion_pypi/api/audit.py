@@ -11,6 +11,7 @@ from starlette.responses import Response
 from qarion_pypi.api import presenters
 from qarion_pypi.api.endpoints import Endpoint
 from qarion_pypi.api.http import context, json_response, principal
+from qarion_pypi.auth.principal import Principal
 from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.services import audit
 
@@ -19,21 +20,25 @@ AUDIT_QUERY = {"resource_type": "string", "q": "string", "limit": "integer", "sp
 
 
 async def read_audit(request: Request) -> Response:
+    query = await audit_query(request, await principal(request))
+    return json_response([presenters.audit_event(row) for row in await audit.search(context(request), query)])
+
+
+async def audit_query(request: Request, caller: Principal) -> audit.Query:
+    """The query string's filters, checked: what the caller may read, narrowed by them."""
     ctx = context(request)
-    caller = await principal(request)
     params = request.query_params
     unknown = [FieldError(name, "unknown query parameter") for name in params if name not in AUDIT_QUERY]
     if unknown:
         raise ValidationFailed("Invalid query.", unknown)
-    query = audit.Query(
-        spaces=await audit.readable_spaces(ctx, caller, params.get("space")),
-        resource_type=params.get("resource_type"),
-        text=params.get("q"),
+    return audit.Query(
+        spaces=await audit.readable_spaces(ctx, caller, params.get("space") or None),
+        resource_type=params.get("resource_type") or None,
+        text=params.get("q") or None,
         since=_timestamp(params, "since"),
         until=_timestamp(params, "until"),
-        limit=_limit(params.get("limit", "100")),
+        limit=_limit(params.get("limit") or "100"),
     )
-    return json_response([presenters.audit_event(row) for row in await audit.search(ctx, query)])
 
 
 def _limit(raw: str) -> int:
@@ -46,7 +51,7 @@ def _limit(raw: str) -> int:
 
 def _timestamp(params: Mapping[str, str], name: str) -> datetime | None:
     raw = params.get(name)
-    if raw is None:
+    if not raw:  # an empty field of a filter form is no filter
         return None
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))

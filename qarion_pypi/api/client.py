@@ -8,6 +8,7 @@ business (``repositories/``). Each repository's files live under its own client 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import quote
 
 from packaging.utils import canonicalize_name
 from starlette.requests import Request
@@ -201,6 +202,18 @@ async def legacy_upload(request: Request) -> Response:
 audited_upload = audited("upload", "file")(legacy_upload)
 
 
+async def release_link(request: Request) -> Response:
+    """The page links that upload tools print after publishing (hatch: the upload URL, the name
+    and the version) lead to the package's page in the web interface, which checks access."""
+    params = request.path_params
+    project = f"/projects/{quote(params['project_slug'])}" if params.get("project_slug") else ""
+    path = f"/spaces/{quote(params['space_slug'])}{project}/repositories/{quote(params['repository_slug'])}"
+    path += f"/packages/{quote(canonicalize_name(params['name']))}/"
+    if params.get("version"):
+        path += quote(params["version"], safe="") + "/"
+    return RedirectResponse(path, status_code=303)
+
+
 def _repository_routes(root: str) -> list[Route]:
     return [
         Route(root + "/simple/", simple_index, methods=["GET", "HEAD"]),
@@ -209,6 +222,9 @@ def _repository_routes(root: str) -> list[Route]:
         # twine does not follow redirects, so every spelling answers directly: legacy/ as the
         # reference has it, and the repository root as other indexes have it.
         *(Route(root + path, audited_upload, methods=["POST"]) for path in ("/legacy/", "/legacy", "/", "")),
+        Route(root + "/legacy/{name}/", release_link, methods=["GET", "HEAD"]),
+        Route(root + "/legacy/{name}", release_link, methods=["GET", "HEAD"]),
+        Route(root + "/legacy/{name}/{version}/", release_link, methods=["GET", "HEAD"]),
     ]
 
 

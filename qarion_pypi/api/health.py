@@ -40,4 +40,5 @@ async def health(request: Request) -> Response:
     )
 
 
-routes = [Route("/health", health, methods=["GET", "HEAD"])]
+PATH = "/health"
+routes = [Route(PATH, health, methods=["GET", "HEAD"])]

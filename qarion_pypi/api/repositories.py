@@ -58,7 +58,8 @@ def _flag(request: Request, name: str) -> bool:
     return request.query_params.get(name, "false").lower() in {"1", "true", "yes"}
 
 
-async def _documents(request: Request, listed: list[tuple[RepositoryRecord, Permission]]) -> list[dict[str, Any]]:
+async def documents(request: Request, listed: list[tuple[RepositoryRecord, Permission]]) -> list[dict[str, Any]]:
+    """Repositories as the API shows them (with counts, members and security summaries)."""
     """Repository documents with their counts, members and security, in a few queries for all."""
     ctx = context(request)
     ids = [record.id for record, _ in listed]
@@ -77,7 +78,7 @@ async def create_repository(request: Request) -> Response:
     payload = await read_payload(request, CREATE_REPOSITORY)
     space = await spaces.get_space(ctx, request.path_params["slug"])
     record, held = await repositories.create_repository(ctx, await principal(request), space, payload)
-    return json_response((await _documents(request, [(record, held)]))[0], 201)
+    return json_response((await documents(request, [(record, held)]))[0], 201)
 
 
 async def list_repositories(request: Request) -> Response:
@@ -85,13 +86,13 @@ async def list_repositories(request: Request) -> Response:
     space = await spaces.get_space(ctx, request.path_params["slug"])
     include_archived = _flag(request, "include_archived")
     visible = await repositories.list_visible(ctx, await principal(request), space, include_archived=include_archived)
-    return json_response(await _documents(request, visible))
+    return json_response(await documents(request, visible))
 
 
 async def read_repository(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
     ctx = context(request)
-    document = (await _documents(request, [(access.row, access.permission)]))[0]
+    document = (await documents(request, [(access.row, access.permission)]))[0]
     enforcement = await policy.enforcement(ctx, access.row.id)
     views = await packages.list_packages(ctx, access.row)
     document["packages"] = [presenters.package(view, api_site(request), enforcement) for view in views]
@@ -102,13 +103,13 @@ async def update_repository(request: Request) -> Response:
     payload = await read_payload(request, UPDATE_REPOSITORY)
     access = await repository_access(request, *repositories.permission_for_update(payload))
     record = await repositories.update_repository(context(request), access.principal, access.row, payload)
-    return json_response((await _documents(request, [(record, access.permission)]))[0])
+    return json_response((await documents(request, [(record, access.permission)]))[0])
 
 
 async def archive_repository(request: Request) -> Response:
     access = await repository_access(request, Permission.ADMIN, "admin")
     record = await repositories.update_repository(context(request), access.principal, access.row, {"archived": True})
-    return json_response((await _documents(request, [(record, access.permission)]))[0])
+    return json_response((await documents(request, [(record, access.permission)]))[0])
 
 
 async def delete_repository(request: Request) -> Response:

@@ -9,6 +9,8 @@ and is sealed when the server starts.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -25,12 +27,26 @@ class SealBroken(Exception):
     """A sealed value that this key cannot open: the secret key changed since it was sealed."""
 
 
+def _derive(secret: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
+
+
 class Sealer:
+    """Seals secrets at rest, and signs values handed to browsers (each with its own derived key)."""
+
     def __init__(self, secret: bytes) -> None:
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"qarion-pypi secrets at rest").derive(
-            secret
-        )
-        self._fernet = Fernet(base64.urlsafe_b64encode(derived))
+        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"qarion-pypi secrets at rest")))
+        self._signing = _derive(secret, b"qarion-pypi signed values")
+
+    def sign(self, value: str) -> str:
+        """``value`` with an HMAC-SHA256 tag; ``value`` must not contain a dot."""
+        tag = hmac.new(self._signing, value.encode("utf-8"), hashlib.sha256).digest()
+        return f"{value}.{base64.urlsafe_b64encode(tag).decode('ascii').rstrip('=')}"
+
+    def unsign(self, signed: str) -> str | None:
+        """The value of a ``sign`` result, or None when the tag does not match."""
+        value, _, _tag = signed.rpartition(".")
+        return value if value and hmac.compare_digest(self.sign(value), signed) else None
 
     def seal(self, value: str) -> str:
         return SEALED_PREFIX + self._fernet.encrypt(value.encode("utf-8")).decode("ascii")

@@ -35,7 +35,7 @@ def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str,
     return result
 
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 # Columns later versions added to tables that already existed: (version, table, column).
 # New tables need nothing here: create_schema creates whatever is missing.
 ADDED_COLUMNS = [

@@ -380,6 +380,19 @@ oidc_jtis = sa.Table(
     sa.PrimaryKeyConstraint("issuer", "jti"),
 )
 
+# Web interface sign-ins: the cookie holds a random token (signed); the row ties it to the API
+# key it was made from, so revoking the key, deactivating its owner or signing out ends it.
+web_sessions = sa.Table(
+    "web_sessions",
+    metadata,
+    _id(),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    _fk("api_key_id", "api_keys.id"),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    _time("created_at"),
+    _time("expires_at"),
+)
+
 # Per-repository retention rules; each selects releases and says how long or how many to keep.
 retention_rules = sa.Table(
     "retention_rules",

@@ -124,6 +124,11 @@ class RepositoryRecord:
         project = f"/projects/{self.project_scope_slug}" if self.project_scope_slug else ""
         return f"{CLIENT_ROOT}/{self.space_slug}{project}/repositories/{self.slug}"
 
+    @property
+    def page_path(self) -> str:
+        """The repository's page in the web interface: its client root without ``/api/v1.0/pypi``."""
+        return self.client_path.removeprefix("/pypi") + "/"
+
     def upload_refusal(self) -> str | None:
         """Why this repository takes no uploads itself, or None when it does.
 
@@ -185,6 +190,13 @@ async def by_client_path(
     else:
         statement = statement.where(t.project_scopes.c.slug == project_slug)
     return await _one(db, statement)
+
+
+async def public(db: Database) -> list[RepositoryRecord]:
+    """Every public repository that is not archived, for visitors who are not signed in."""
+    statement = query().where(t.repositories.c.visibility == "public", t.repositories.c.archived_at.is_(None))
+    rows = await db.fetch_all(statement.order_by(t.spaces.c.slug, t.repositories.c.scope_key, t.repositories.c.slug))
+    return [RepositoryRecord.from_row(row) for row in rows]
 
 
 async def list_in_space(db: Database, space_id: str, *, include_archived: bool = False) -> list[RepositoryRecord]:

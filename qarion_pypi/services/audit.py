@@ -14,6 +14,7 @@ from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import Forbidden, NotFound
+from qarion_pypi.jobs.queue import JobRecord
 
 MAX_LIMIT = 1000
 _DENIED = {401, 403, 404}
@@ -109,3 +110,18 @@ async def admin_spaces(ctx: Context, principal: Principal) -> list[str]:
         .where(t.space_members.c.user_id == principal.user_id, t.space_members.c.role == "admin")
     )
     return [row["slug"] for row in rows]
+
+
+async def recent_jobs(ctx: Context, spaces: list[str] | None, limit: int = 50) -> list[tuple[JobRecord, Row]]:
+    """The newest jobs of these spaces' repositories (None: every job), each with its repository's
+    and space's slugs."""
+    statement = (
+        sa.select(t.jobs, t.repositories.c.slug.label("repository_slug"), t.spaces.c.slug.label("space_slug"))
+        .outerjoin(t.repositories, t.repositories.c.id == t.jobs.c.repository_id)
+        .outerjoin(t.spaces, t.spaces.c.id == t.repositories.c.space_id)
+        .order_by(t.jobs.c.created_at.desc(), t.jobs.c.id)
+        .limit(limit)
+    )
+    if spaces is not None:
+        statement = statement.where(t.spaces.c.slug.in_(spaces))
+    return [(JobRecord.from_row(row), row) for row in await ctx.db.fetch_all(statement)]

@@ -9,6 +9,7 @@ expired key, or one whose account is deactivated, fails with a reason.
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -29,25 +30,35 @@ async def authenticate(ctx: Context, credentials: Credentials) -> Principal:
     if credentials.key.startswith(MINTED_PREFIX):
         return await _minted(ctx, credentials)
     digest = hash_key(credentials.key)
-    row = await ctx.db.fetch_one(
-        sa.select(
-            t.api_keys.c.id, t.api_keys.c.key_hash, t.api_keys.c.revoked_at, t.api_keys.c.expires_at,
-            t.api_keys.c.scopes, t.api_keys.c.repository_ids, t.users.c.id.label("user_id"), t.users.c.username,
-            t.users.c.is_admin, t.users.c.is_active, t.users.c.kind,
-        )
-        .join(t.users, t.users.c.id == t.api_keys.c.user_id)
-        .where(t.api_keys.c.key_hash == digest)
-    )  # fmt: skip
-    if row is None or not hmac.compare_digest(row["key_hash"], digest) or row["revoked_at"] is not None:
+    row = await ctx.db.fetch_one(key_query().where(t.api_keys.c.key_hash == digest))
+    if row is None or not hmac.compare_digest(row["key_hash"], digest):
+        raise Unauthenticated("Invalid or revoked API key.")
+    found = usable_key(row)
+    if credentials.username not in (None, TOKEN_USERNAME, row["username"]):
+        raise Unauthenticated(f"Basic auth username must be {TOKEN_USERNAME!r} or {row['username']!r} for this key.")
+    ctx.key_usage.note(row["id"])  # written in batches, never on the request path
+    return found
+
+
+def key_query() -> sa.Select[Any]:
+    """API keys joined with their owners: what ``usable_key`` reads."""
+    return sa.select(
+        t.api_keys.c.id, t.api_keys.c.key_hash, t.api_keys.c.revoked_at, t.api_keys.c.expires_at,
+        t.api_keys.c.scopes, t.api_keys.c.repository_ids, t.users.c.id.label("user_id"), t.users.c.username,
+        t.users.c.is_admin, t.users.c.is_active, t.users.c.kind,
+    ).join(t.users, t.users.c.id == t.api_keys.c.user_id)  # fmt: skip
+
+
+def usable_key(row: Row) -> Principal:
+    """The principal of a key row from ``key_query``, or Unauthenticated saying why it is not
+    usable now (revoked, its owner deactivated, expired)."""
+    if row["revoked_at"] is not None:
         raise Unauthenticated("Invalid or revoked API key.")
     if not row["is_active"]:
         raise Unauthenticated(f"The account {row['username']!r} is deactivated.")
-    if credentials.username not in (None, TOKEN_USERNAME, row["username"]):
-        raise Unauthenticated(f"Basic auth username must be {TOKEN_USERNAME!r} or {row['username']!r} for this key.")
     found = key_principal(row)
     if found.expired(utcnow()):
         raise Unauthenticated("This API key has expired.")
-    ctx.key_usage.note(row["id"])  # written in batches, never on the request path
     return found
 
 

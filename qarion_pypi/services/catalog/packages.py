@@ -14,6 +14,7 @@ from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.errors import NotFound
+from qarion_pypi.repositories import records
 from qarion_pypi.repositories.records import FileRecord, RepositoryRecord, file_query
 
 
@@ -25,15 +26,15 @@ class PackageView:
     @property
     def versions(self) -> list[str]:
         """Every version with a file, newest first."""
-        return sorted({f.version for f in self.files}, key=_version_key, reverse=True)
+        return sorted({f.version for f in self.files}, key=version_key, reverse=True)
 
     @property
     def latest(self) -> FileRecord | None:
         """The newest non-yanked final release's file, else the newest non-yanked, else None."""
         live = [f for f in self.files if not f.yanked]
-        finals = [f for f in live if not _version_key(f.version).is_prerelease]
+        finals = [f for f in live if not version_key(f.version).is_prerelease]
         pool = finals or live
-        return max(pool, key=lambda f: _version_key(f.version)) if pool else None
+        return max(pool, key=lambda f: version_key(f.version)) if pool else None
 
     @property
     def latest_version(self) -> str | None:
@@ -46,7 +47,7 @@ class PackageView:
         return latest.summary if latest else str(self.package["summary"])
 
 
-def _version_key(text: str) -> Version:
+def version_key(text: str) -> Version:
     try:
         return Version(text)
     except InvalidVersion:  # stored versions were validated on upload; keep sorting total anyway
@@ -86,3 +87,27 @@ def _group(packages: Iterable[Row], files: Iterable[FileRecord]) -> list[Package
     for file in files:
         by_package[file.package_id].append(file)
     return [PackageView(p, sorted(by_package[p["id"]], key=lambda f: f.filename)) for p in packages]
+
+
+async def names_held(ctx: Context, repository: RepositoryRecord, names: Iterable[str]) -> set[str]:
+    """Which of these normalized names the repository holds a package of."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return set()
+    rows = await ctx.db.fetch_all(
+        sa.select(t.packages.c.normalized_name).where(
+            t.packages.c.repository_id == repository.id, t.packages.c.normalized_name.in_(wanted)
+        )
+    )
+    return {row["normalized_name"] for row in rows}
+
+
+async def repositories_holding(ctx: Context, name: str) -> list[RepositoryRecord]:
+    """Every repository with a package of this name (visibility is the caller's to check)."""
+    holding = sa.select(t.packages.c.repository_id).where(t.packages.c.normalized_name == canonicalize_name(name))
+    rows = await ctx.db.fetch_all(
+        records.query()
+        .where(t.repositories.c.id.in_(holding), t.repositories.c.archived_at.is_(None))
+        .order_by(t.spaces.c.slug, t.repositories.c.scope_key, t.repositories.c.slug)
+    )
+    return [RepositoryRecord.from_row(row) for row in rows]

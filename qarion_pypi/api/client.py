@@ -27,6 +27,7 @@ from qarion_pypi.repositories import records
 from qarion_pypi.repositories.base import Repository
 from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.services.catalog import uploads
+from qarion_pypi.services.publishing import attestations
 from qarion_pypi.simple import render
 from qarion_pypi.simple.cache import RenderedPage, make_page
 from qarion_pypi.simple.negotiate import SUPPORTED, Choice, NotAcceptable, negotiate
@@ -192,6 +193,18 @@ async def _send_file(request: Request, repository: Repository) -> Response:
     return await respond(context(request), resource)
 
 
+async def provenance(request: Request) -> Response:
+    """PEP 740's Integrity API: the provenance of a file this repository serves."""
+    repository, _ = await _repository(request, Permission.VIEW, "view")
+    params = request.path_params
+    page = await repository.project_page(canonicalize_name(params["project"]))
+    entry = next((f for f in page.files if f.filename == params["filename"] and f.provenance), None) if page else None
+    found = await attestations.provenance_of(context(request), entry.file_id) if entry else None
+    if found is None:
+        raise NotFound("Provenance not found.")
+    return Response(found, media_type=attestations.PROVENANCE_TYPE)
+
+
 async def legacy_upload(request: Request) -> Response:
     repository, caller = await _repository(request, Permission.PUBLISH, "publish")
     target = await uploads.target(context(request), caller, repository.record)
@@ -219,6 +232,7 @@ def _repository_routes(root: str) -> list[Route]:
         Route(root + "/simple/", simple_index, methods=["GET", "HEAD"]),
         Route(root + "/simple/{project}/", simple_project, methods=["GET", "HEAD"]),
         Route(root + "/files/{file_id}/{filename}", repository_file, methods=["GET", "HEAD"]),
+        Route(root + "/integrity/{project}/{version}/{filename}/provenance", provenance, methods=["GET", "HEAD"]),
         # twine does not follow redirects, so every spelling answers directly: legacy/ as the
         # reference has it, and the repository root as other indexes have it.
         *(Route(root + path, audited_upload, methods=["POST"]) for path in ("/legacy/", "/legacy", "/", "")),

@@ -20,6 +20,9 @@ from qarion_pypi.services.accounts import spaces
 from qarion_pypi.services.catalog import packages, repositories
 
 KIND_SETTINGS = {
+    "require_attestations": Field(
+        bool, description="hosted: refuse uploads without a verified PEP 740 attestation of a trusted publisher"
+    ),
     "remote_url": Field(str, max_length=1000, description="proxy: the upstream Simple API index URL"),
     "cache_ttl": Field(int, description="proxy: seconds an upstream page stays fresh (default 3600)"),
     "file_mode": Field(

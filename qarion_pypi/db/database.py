@@ -58,6 +58,8 @@ ADDED_COLUMNS = [
     ("5", "api_keys", "repository_ids"),
     ("5", "repositories", "visibility"),
     ("5", "files", "publisher"),
+    ("6", "files", "attested_by"),
+    ("6", "repositories", "require_attestations"),
 ]
 
 

@@ -169,6 +169,8 @@ repositories = sa.Table(
     sa.Column("upload_target_id", sa.String(36), nullable=True),
     # "public": client endpoints (pages, files, metadata) answer without credentials
     sa.Column("visibility", sa.String(8), nullable=False, server_default="private"),
+    # hosted: refuse uploads without a PEP 740 attestation from one of the trusted publishers
+    sa.Column("require_attestations", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("space_id", "scope_key", "slug", name="uq_repository_slug"),
 )
 
@@ -267,6 +269,9 @@ files = sa.Table(
     # The trusted publisher a minted token uploaded it with: {"issuer", "publishers", and the
     # identifying claims of the CI job}; NULL for uploads with an API key.
     sa.Column("publisher", sa.JSON, nullable=True),
+    # PEP 740: the trusted publisher whose attestation of this file verified (its provenance is
+    # a row of file_provenance), None when it came without one.
+    sa.Column("attested_by", sa.JSON, nullable=True),
     # The latest scan's state, kept beside the file so pages and downloads decide blocking
     # without a join: not_scanned, pending, running, completed, failed or skipped.
     sa.Column("scan_status", sa.String(16), nullable=False, default="not_scanned", server_default="not_scanned"),
@@ -275,8 +280,7 @@ files = sa.Table(
     sa.UniqueConstraint("repository_id", "filename", name="uq_file_filename"),
 )
 
-# METADATA / PKG-INFO bytes, deduplicated by SHA-256: small, read whole, served as
-# ``<file>.metadata`` (PEP 658), so they live beside the rows rather than in the blob store.
+# METADATA / PKG-INFO bytes by SHA-256: small, read whole (PEP 658), so beside the rows, not blobs.
 core_metadata = sa.Table(
     "core_metadata",
     metadata,
@@ -314,8 +318,7 @@ audit_events = sa.Table(
     sa.Column("detail", sa.Text, nullable=False, default=""),
 )
 
-# Background jobs (retention runs, imports, scans): persisted, so a restart
-# neither loses nor silently re-runs them.
+# Background jobs (retention runs, imports, scans): persisted, so a restart neither loses nor re-runs them.
 jobs = sa.Table(
     "jobs",
     metadata,
@@ -380,8 +383,15 @@ oidc_jtis = sa.Table(
     sa.PrimaryKeyConstraint("issuer", "jti"),
 )
 
-# Web interface sign-ins: the cookie holds a random token (signed); the row ties it to the API
-# key it was made from, so revoking the key, deactivating its owner or signing out ends it.
+# PEP 740 provenance of an attested file, as the Integrity API serves it.
+file_provenance = sa.Table(
+    "file_provenance",
+    metadata,
+    sa.Column("file_id", sa.String(36), sa.ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("provenance", sa.Text, nullable=False),
+)
+
+# Web sign-ins: the row ties a cookie's token to the API key it was made from (sessions.py).
 web_sessions = sa.Table(
     "web_sessions",
     metadata,

@@ -27,6 +27,11 @@ def file_link(file_id: str, filename: str) -> str:
     return f"files/{file_id}/{quote(filename)}"
 
 
+def provenance_link(project: str, version: str, filename: str) -> str:
+    """A file's PEP 740 provenance (the Integrity API), relative to its repository's client root."""
+    return f"integrity/{quote(project)}/{quote(version)}/{quote(filename)}/provenance"
+
+
 @dataclass(frozen=True)
 class BlobResource:
     """Bytes in the blob store, named by their sha256, of ``size`` bytes when that is known."""

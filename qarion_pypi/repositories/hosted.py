@@ -13,7 +13,14 @@ from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import is_uuid
 from qarion_pypi.repositories import core_metadata
-from qarion_pypi.repositories.base import METADATA_SUFFIX, BlobResource, BytesResource, Resource, file_link
+from qarion_pypi.repositories.base import (
+    METADATA_SUFFIX,
+    BlobResource,
+    BytesResource,
+    Resource,
+    file_link,
+    provenance_link,
+)
 from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage, ResolverMetadata
 
@@ -29,6 +36,7 @@ _PAGE_COLUMNS = (
     t.files.c.yanked_reason,
     t.files.c.metadata_sha256,
     t.files.c.metadata_trusted,
+    t.files.c.attested_by,
     t.files.c.requires_dist,
     t.files.c.requires_external,
     t.files.c.provides_extra,
@@ -66,7 +74,7 @@ class HostedRepository:
         return ProjectPage(
             name=package["name"],
             normalized_name=package["normalized_name"],
-            files=[_entry(f) for f in files],
+            files=[_entry(f, package["normalized_name"]) for f in files],
             versions=[str(v) for v in sorted({Version(f["version"]) for f in files})],
         )
 
@@ -100,7 +108,7 @@ class HostedRepository:
         return await self._ctx.memo.get(("hosted-file", self.record.id, file_id), lookup)
 
 
-def _entry(row: Row) -> FileEntry:
+def _entry(row: Row, project: str) -> FileEntry:
     yanked: str | bool = (row["yanked_reason"] or "") if row["yanked"] else False
     trusted = bool(row["metadata_sha256"]) and row["metadata_trusted"]
     resolver = ResolverMetadata(
@@ -117,4 +125,5 @@ def _entry(row: Row) -> FileEntry:
         core_metadata=row["metadata_sha256"] if trusted else False,
         file_id=row["id"],
         resolver=resolver if trusted else None,
+        provenance=provenance_link(project, row["version"], row["filename"]) if row["attested_by"] else None,
     )

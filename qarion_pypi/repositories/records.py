@@ -77,6 +77,7 @@ class RepositoryRecord:
     virtual: VirtualSettings | None = None
     # "public": client endpoints answer without credentials
     visibility: str = "private"
+    require_attestations: bool = False  # hosted: refuse uploads without a verified PEP 740 attestation
 
     @classmethod
     def from_row(cls, row: Row) -> RepositoryRecord:
@@ -113,6 +114,7 @@ class RepositoryRecord:
             proxy=proxy,
             virtual=virtual,
             visibility=row["visibility"],
+            require_attestations=bool(row["require_attestations"]),
         )
 
     @property
@@ -275,6 +277,7 @@ class FileRecord:
     scan_max_severity: str | None
     scan_finding_count: int
     publisher: dict[str, Any] | None = None  # the trusted publisher of a minted-token upload
+    attested_by: dict[str, Any] | None = None  # the PEP 740 publisher whose attestation verified
     uploaded_by: str | None = None  # the uploader's username, when the query joined it
 
     @classmethod

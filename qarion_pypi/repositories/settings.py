@@ -18,7 +18,7 @@ from qarion_pypi.upstream.urls import index_url_problem, split_credentials
 KINDS = tuple(kind.value for kind in RepositoryKind)
 FILE_MODES = tuple(mode.value for mode in FileMode)
 FIELDS: dict[RepositoryKind, tuple[str, ...]] = {
-    RepositoryKind.HOSTED: (),
+    RepositoryKind.HOSTED: ("require_attestations",),
     RepositoryKind.PROXY: ("remote_url", "cache_ttl", "file_mode", "upstream_username", "upstream_password"),
     RepositoryKind.VIRTUAL: ("members", "merge", "upload_target_id"),
 }
@@ -33,6 +33,8 @@ def columns(kind: RepositoryKind, fields: Mapping[str, Any], *, creating: bool) 
         if name in fields and name not in FIELDS[kind]
     ]
     values: dict[str, Any] = {}
+    if kind is RepositoryKind.HOSTED:
+        values = {name: fields[name] for name in FIELDS[kind] if name in fields}
     if kind is RepositoryKind.PROXY:
         values = {name: fields[name] for name in FIELDS[kind] if name in fields}
         errors += _proxy_errors(values, creating=creating)

@@ -48,6 +48,8 @@ class FileEntry:
     # The row behind an entry of this server's pages (hosted file or proxied file); "" upstream.
     file_id: str = ""
     resolver: ResolverMetadata | None = None
+    # PEP 740: where the file's provenance is served (relative, like ``url``), None without one.
+    provenance: str | None = None
 
 
 @dataclass(frozen=True)

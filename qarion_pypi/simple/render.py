@@ -46,6 +46,8 @@ def _file_anchor(entry: FileEntry, base: str) -> str:
         value = f"sha256={escape(entry.core_metadata)}" if isinstance(entry.core_metadata, str) else "true"
         # PEP 714 renamed the attribute; older pip still reads the PEP 658 name.
         attributes.append(f'data-core-metadata="{value}" data-dist-info-metadata="{value}"')
+    if entry.provenance:
+        attributes.append(f'data-provenance="{escape(base + entry.provenance)}"')
     return f"<a {' '.join(attributes)}>{escape(entry.filename)}</a><br>\n"
 
 
@@ -80,6 +82,7 @@ def _file_json(entry: FileEntry, base: str) -> dict[str, Any]:
     )
     document["core-metadata"] = metadata
     document["dist-info-metadata"] = metadata
+    document["provenance"] = base + entry.provenance if entry.provenance else None  # PEP 740
     if entry.resolver is not None:  # extra keys: standard clients ignore them
         document["requires-dist"] = list(entry.resolver.requires_dist)
         document["requires-external"] = list(entry.resolver.requires_external)

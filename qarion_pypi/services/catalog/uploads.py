@@ -27,6 +27,7 @@ from qarion_pypi.repositories import core_metadata, records
 from qarion_pypi.repositories.records import FileRecord, RepositoryKind, RepositoryRecord
 from qarion_pypi.scanning import scans
 from qarion_pypi.services.catalog.blobs import release_unreferenced
+from qarion_pypi.services.publishing import attestations
 from qarion_pypi.storage import Digests, IncomingBlob
 
 
@@ -77,6 +78,7 @@ async def accept(ctx: Context, principal: Principal, repository: RepositoryRecor
         raise Conflict(refusal)
     if upload.legacy:  # the envelope first: a registration has no file, and gets a clear answer
         rules.check_legacy_action(upload.form)
+    attested = attestations.parse(upload.form.get("attestations"))
     blob = upload.blob
     if blob is None or blob.digests is None:
         raise BadRequest("Upload payload does not have a file.")
@@ -90,7 +92,8 @@ async def accept(ctx: Context, principal: Principal, repository: RepositoryRecor
     metadata = await _read_metadata(ctx, blob, dist)
     rules.check_metadata_against_filename(metadata, dist)
     rules.check_metadata_rules(metadata)
-    return await _record(ctx, principal, repository, upload, blob, dist, metadata)
+    verified = await attestations.verify(ctx, repository, dist.filename, digests.sha256, attested)
+    return await _record(ctx, principal, repository, upload, blob, dist, metadata, verified)
 
 
 async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata:
@@ -110,6 +113,7 @@ async def _record(
     blob: IncomingBlob,
     dist: DistFilename,
     metadata: CoreMetadata,
+    verified: attestations.Verified | None = None,
 ) -> UploadOutcome:
     digests = blob.digests
     assert digests is not None
@@ -144,8 +148,13 @@ async def _record(
             file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
             file_row["storage_backend"] = ctx.blobs.name
             file_row["publisher"] = await _publisher_of(ctx, principal)
+            file_row["attested_by"] = verified.publisher if verified else None
             file_row.update(upload.provenance or {})
             await ctx.db.execute(t.files.insert().values(**file_row))
+            if verified is not None:
+                await ctx.db.execute(
+                    t.file_provenance.insert().values(file_id=file_row["id"], provenance=verified.provenance)
+                )
             await ctx.db.execute(
                 t.filename_registry.insert().values(
                     repository_id=repository.id, filename=dist.filename, created_at=file_row["created_at"]

@@ -14,7 +14,12 @@ from qarion_pypi.api.uploading import receive_upload
 from qarion_pypi.auth.permissions import Permission
 from qarion_pypi.scanning import policy
 from qarion_pypi.services.catalog import files, packages, uploads
+from qarion_pypi.simple.model import PROJECT_STATUSES
 
+STATUS = {
+    "status": Field(str, required=True, enum=PROJECT_STATUSES, description="PEP 792 project status"),
+    "reason": Field(str, nullable=True, max_length=1000),
+}
 YANK = {"yanked": Field(bool, required=True), "reason": Field(str, nullable=True, max_length=files.MAX_YANK_REASON)}
 
 
@@ -30,6 +35,19 @@ async def read_package(request: Request) -> Response:
     access = await repository_access(request, Permission.VIEW, "view")
     ctx = context(request)
     view = await packages.get_package(ctx, access.row, request.path_params["package_name"])
+    return json_response(presenters.package(view, api_site(request), await policy.enforcement(ctx, access.row.id)))
+
+
+async def set_package_status(request: Request) -> Response:
+    access = await repository_access(request, Permission.EDIT, "edit")
+    payload = await read_payload(request, STATUS)
+    request.state.audit_detail = f"status={payload['status']}" + (
+        f" reason={payload['reason']!r}" if payload.get("reason") else ""
+    )
+    ctx = context(request)
+    view = await packages.set_status(
+        ctx, access.principal, access.row, request.path_params["package_name"], payload["status"], payload.get("reason")
+    )
     return json_response(presenters.package(view, api_site(request), await policy.enforcement(ctx, access.row.id)))
 
 
@@ -73,6 +91,8 @@ ENDPOINTS = [
     Endpoint("DELETE", _REPOS + "/files/{file_id}", delete_file, "Delete a file", 204, audit=("file", "file_id")),
     Endpoint("GET", _REPO + "/packages", list_packages, "List packages with their versions and files"),
     Endpoint("GET", _REPO + "/packages/{package_name}", read_package, "Read a package with its versions and files"),
+    Endpoint("PUT", _REPO + "/packages/{package_name}/status", set_package_status, "Set a package's PEP 792 status",
+             body=STATUS, audit=("package", "package_name")),
     Endpoint("POST", _REPO + "/files", upload_file, "Upload a distribution file", 201, multipart="file",
              audit=("file", None)),
 ]  # fmt: skip

@@ -60,6 +60,8 @@ ADDED_COLUMNS = [
     ("5", "files", "publisher"),
     ("6", "files", "attested_by"),
     ("6", "repositories", "require_attestations"),
+    ("6", "packages", "status"),
+    ("6", "packages", "status_reason"),
 ]
 
 

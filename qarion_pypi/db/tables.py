@@ -227,6 +227,9 @@ packages = sa.Table(
     sa.Column("summary", sa.Text, nullable=False, default=""),
     _time("created_at"),
     _time("updated_at"),
+    # PEP 792: active, archived (no uploads), deprecated, quarantined (no files served, no uploads)
+    sa.Column("status", sa.String(12), nullable=False, server_default="active"),
+    sa.Column("status_reason", sa.Text, nullable=True),
     sa.UniqueConstraint("repository_id", "normalized_name", name="uq_package_name"),
 )
 
@@ -345,8 +348,7 @@ jobs = sa.Table(
     sa.Index("ix_jobs_status", "status"),
 )
 
-# Trusted publishers: the CI identities (claims of an OIDC issuer's tokens) whose jobs may upload
-# to a repository with a short-lived token instead of a stored key.
+# Trusted publishers: CI identities (an OIDC issuer's claims) that may upload with minted tokens.
 trusted_publishers = sa.Table(
     "trusted_publishers",
     metadata,
@@ -463,8 +465,7 @@ file_scans = sa.Table(
     _time("finished_at", nullable=True),
 )
 
-# OSV records for the PyPI ecosystem (``qarion-pypi osv import``): the checked record as JSON,
-# and the packages it names, to find a package's records with one indexed query.
+# OSV records (``qarion-pypi osv import``) as JSON, and the packages each names (one indexed query).
 osv_records = sa.Table(
     "osv_records",
     metadata,

@@ -62,20 +62,28 @@ class HostedRepository:
 
     async def project_page(self, name: NormalizedName) -> ProjectPage | None:
         package = await self._ctx.db.fetch_one(
-            sa.select(t.packages.c.id, t.packages.c.name, t.packages.c.normalized_name).where(
-                t.packages.c.repository_id == self.record.id, t.packages.c.normalized_name == name
-            )
+            sa.select(
+                t.packages.c.id,
+                t.packages.c.name,
+                t.packages.c.normalized_name,
+                t.packages.c.status,
+                t.packages.c.status_reason,
+            ).where(t.packages.c.repository_id == self.record.id, t.packages.c.normalized_name == name)
         )
         if package is None:
             return None
-        files = await self._ctx.db.fetch_all(
-            sa.select(*_PAGE_COLUMNS).where(t.files.c.package_id == package["id"]).order_by(t.files.c.filename)
-        )
+        files = []
+        if package["status"] != "quarantined":  # PEP 792: a quarantined project serves no files
+            files = await self._ctx.db.fetch_all(
+                sa.select(*_PAGE_COLUMNS).where(t.files.c.package_id == package["id"]).order_by(t.files.c.filename)
+            )
         return ProjectPage(
             name=package["name"],
             normalized_name=package["normalized_name"],
             files=[_entry(f, package["normalized_name"]) for f in files],
             versions=[str(v) for v in sorted({Version(f["version"]) for f in files})],
+            status=package["status"],
+            status_reason=package["status_reason"],
         )
 
     async def resource(self, file_id: str, filename: str) -> Resource | None:
@@ -102,7 +110,13 @@ class HostedRepository:
                     t.files.c.size,
                     t.files.c.metadata_sha256,
                     t.files.c.metadata_trusted,
-                ).where(t.files.c.id == file_id, t.files.c.repository_id == self.record.id)
+                )
+                .join(t.packages, t.packages.c.id == t.files.c.package_id)
+                .where(
+                    t.files.c.id == file_id,
+                    t.files.c.repository_id == self.record.id,
+                    t.packages.c.status != "quarantined",
+                )
             )
 
         return await self._ctx.memo.get(("hosted-file", self.record.id, file_id), lookup)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import anyio.to_thread
 from packaging.utils import NormalizedName
@@ -63,7 +64,7 @@ class ProxyRepository:
         page, rows = found
         by_name = {row["filename"]: row for row in rows}
         files = [_entry(entry, by_name[entry.filename]) for entry in page.files if entry.filename in by_name]
-        return ProjectPage(page.name, page.normalized_name, files, page.versions)
+        return replace(page, files=files if page.status != "quarantined" else [])
 
     async def resource(self, file_id: str, filename: str) -> Resource | None:
         file = await proxy_cache.file_row(self._ctx.db, self.record, file_id)

@@ -123,7 +123,8 @@ def _page_from_document(document: dict[str, Any]) -> ProjectPage:
         for f in document["files"]
     ]
     return ProjectPage(name=document["name"], normalized_name=document["normalized_name"], files=files,
-                       versions=document.get("versions", []))  # fmt: skip
+                       versions=document.get("versions", []), status=document.get("status", "active"),
+                       status_reason=document.get("status_reason"))  # fmt: skip
 
 
 async def cached_projects(db: Database, record: RepositoryRecord) -> list[str]:

@@ -10,6 +10,7 @@ upstream add versions to a private name: opt in only for members you trust.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from dataclasses import replace
 
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
@@ -78,7 +79,8 @@ class VirtualRepository:
         )
         alternates = [index_url + normalized_name + "/" for _, index_url in pages] if len(pages) > 1 else []
         first = pages[0][0]
-        return ProjectPage(first.name, first.normalized_name, files, versions, alternate_locations=alternates)
+        # The first member with the project speaks for it, its status included.
+        return replace(first, files=files, versions=versions, alternate_locations=alternates, tracks=[])
 
     def _index_url(self, member: Repository) -> str:
         return f"{self._site}{member.record.client_path}/simple/"

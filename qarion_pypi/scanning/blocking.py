@@ -9,6 +9,7 @@ moves the repository's serial, so a cached page never outlives the enforcement i
 from __future__ import annotations
 
 from collections.abc import Hashable
+from dataclasses import replace
 
 import sqlalchemy as sa
 from packaging.utils import NormalizedName
@@ -54,7 +55,7 @@ class ScanBlocking:
         blocked = await self._blocked([entry.file_id for entry in page.files])
         files = [entry for entry in page.files if entry.file_id not in blocked]
         versions = {str(parse_dist_filename(entry.filename).version) for entry in files}
-        return ProjectPage(page.name, page.normalized_name, files, [v for v in page.versions if v in versions])
+        return replace(page, files=files, versions=[v for v in page.versions if v in versions])
 
     async def resource(self, file_id: str, filename: str) -> Resource | None:
         if not is_uuid(file_id) or await self._blocked([file_id]):

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-# PEP 629 / PEP 700: 1.1 adds ``versions``, ``size`` and ``upload-time``.
-API_VERSION = "1.1"
+# PEP 629 versions: 1.1 (PEP 700) ``versions``, ``size``, ``upload-time``; 1.2 (PEP 708) ``tracks``,
+# ``alternate-locations``; 1.3 (PEP 740) ``provenance``; 1.4 (PEP 792) ``project-status``.
+API_VERSION = "1.4"
+# PEP 792 project status markers: archived takes no uploads; quarantined serves no files either.
+PROJECT_STATUSES = ("active", "archived", "deprecated", "quarantined")
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,6 @@ class ProjectPage:
     # PEP 708: where else this project legitimately lives, and which project it tracks.
     alternate_locations: list[str] = field(default_factory=list)
     tracks: list[str] = field(default_factory=list)
+    # PEP 792: one of PROJECT_STATUSES, and why (optional, free text).
+    status: str = "active"
+    status_reason: str | None = None

@@ -51,15 +51,19 @@ def _file_anchor(entry: FileEntry, base: str) -> str:
     return f"<a {' '.join(attributes)}>{escape(entry.filename)}</a><br>\n"
 
 
-def _pep708_meta(page: ProjectPage) -> str:
+def _project_meta(page: ProjectPage) -> str:
+    """PEP 708's and PEP 792's ``<meta>`` tags."""
     tags = [f'<meta name="pypi:tracks" content="{escape(url)}">\n' for url in page.tracks]
     tags += [f'<meta name="pypi:alternate-locations" content="{escape(url)}">\n' for url in page.alternate_locations]
+    tags.append(f'<meta name="pypi:project-status" content="{escape(page.status)}">\n')
+    if page.status_reason:
+        tags.append(f'<meta name="pypi:project-status-reason" content="{escape(page.status_reason)}">\n')
     return "".join(tags)
 
 
 def project_page_html(page: ProjectPage, base: str = "") -> bytes:
     """``base`` is prefixed to every file's URL: the serving repository's client root."""
-    head = _HEAD.format(title=f"Links for {escape(page.name)}").replace("<title>", _pep708_meta(page) + "<title>", 1)
+    head = _HEAD.format(title=f"Links for {escape(page.name)}").replace("<title>", _project_meta(page) + "<title>", 1)
     parts = [head, f"<h1>Links for {escape(page.name)}</h1>\n"]
     parts.extend(_file_anchor(entry, base) for entry in page.files)
     parts.append(_TAIL)
@@ -96,6 +100,7 @@ def project_page_json(page: ProjectPage, base: str = "") -> bytes:
         "name": page.normalized_name,
         "versions": page.versions,
         "files": [_file_json(entry, base) for entry in page.files],
+        "project-status": {"status": page.status, **({"reason": page.status_reason} if page.status_reason else {})},
     }
     if page.tracks:
         document["tracks"] = page.tracks

@@ -14,12 +14,13 @@ import anyio.to_thread
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
 
-from qarion_pypi.simple.model import FileEntry, ProjectPage
+from qarion_pypi.simple.model import PROJECT_STATUSES, FileEntry, ProjectPage
 from qarion_pypi.simple.negotiate import HTML_V1, JSON_V1
 from qarion_pypi.upstream.http import AuthedClient, UpstreamError
 
 ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, text/html;q=0.01"
 MAX_PAGE_BYTES = 32 * 1024 * 1024
+MAX_STATUS_REASON = 1000  # characters of an upstream's project status reason kept
 
 
 @dataclass(frozen=True)
@@ -65,13 +66,24 @@ def _from_json(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str
         else:
             files.append(entry)
     versions = document.get("versions", [])
+    marker = document.get("project-status")
+    marker = marker if isinstance(marker, dict) else {}
     page = ProjectPage(
         name=_text(document.get("name")) or name,
         normalized_name=name,
         files=files,
         versions=[v for v in versions if isinstance(v, str)] if isinstance(versions, list) else [],
+        **_status(marker.get("status"), marker.get("reason")),
     )
     return page, unsupported
+
+
+def _status(status: object, reason: object) -> dict[str, Any]:
+    """A PEP 792 marker from upstream: a known status (an unknown one is read as active, as the
+    PEP asks of clients) and a bounded reason."""
+    known = status if isinstance(status, str) and status in PROJECT_STATUSES else "active"
+    text = _text(reason)
+    return {"status": known, "status_reason": text[:MAX_STATUS_REASON] if text else None}
 
 
 def _json_file(item: dict[str, Any], base: str) -> FileEntry | None:
@@ -142,10 +154,15 @@ class _Anchors(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.anchors: list[tuple[dict[str, str | None], str]] = []
+        self.meta: dict[str, str] = {}  # <meta name=... content=...>, the first of each name
         self._current: dict[str, str | None] | None = None
         self._text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "meta":
+            found = dict(attrs)
+            if found.get("name") and found.get("content") is not None:
+                self.meta.setdefault(str(found["name"]), str(found["content"]))
         if tag == "a":
             self._current, self._text = dict(attrs), []
 
@@ -189,7 +206,8 @@ def _from_html(body: bytes, base: str, name: str) -> tuple[ProjectPage, list[str
                 ),
             )
         )
-    return ProjectPage(name=name, normalized_name=name, files=files, versions=[]), unsupported
+    status = _status(parser.meta.get("pypi:project-status"), parser.meta.get("pypi:project-status-reason"))
+    return ProjectPage(name=name, normalized_name=name, files=files, versions=[], **status), unsupported
 
 
 def _html_metadata(value: str | None, present: bool) -> str | bool:

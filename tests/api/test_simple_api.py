@@ -29,7 +29,7 @@ def test_root_index_html_and_json(repo: Repo) -> None:
         assert '<a href="demo-pkg/">Demo_Pkg</a>' in html.text
         document = http.get(repo.simple, headers={"Accept": JSON_V1})
         assert document.headers["content-type"] == JSON_V1
-        assert document.json() == {"meta": {"api-version": "1.1"}, "projects": [{"name": "Demo_Pkg"}]}
+        assert document.json() == {"meta": {"api-version": "1.4"}, "projects": [{"name": "Demo_Pkg"}]}
 
 
 def test_project_page_json_fields(repo: Repo) -> None:

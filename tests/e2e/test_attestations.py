@@ -52,7 +52,9 @@ def _dists(tmp_path: Path, *names: str) -> Path:
 def _publish_from(repo: Repo, *publishers: tuple[str, str, dict[str, str]]) -> None:
     with repo.client() as api:
         for kind, issuer, claims in publishers:
-            made = api.post(f"{repo.manage}/trusted-publishers", json={"kind": kind, "issuer": issuer, "claims": claims})
+            made = api.post(
+                f"{repo.manage}/trusted-publishers", json={"kind": kind, "issuer": issuer, "claims": claims}
+            )
             assert made.status_code == 201, made.text
 
 

@@ -25,7 +25,7 @@ PAGE = ProjectPage(
 
 def test_project_page_html() -> None:
     html = render.project_page_html(PAGE).decode()
-    assert '<meta name="pypi:repository-version" content="1.1">' in html
+    assert '<meta name="pypi:repository-version" content="1.4">' in html
     assert '<a href="/f/1/demo_pkg-1.0.tar.gz#sha256=' + "a" * 64 + '" data-requires-python="&gt;=3.8,&lt;4">' in html
     assert 'data-yanked="broken &lt;build&gt;"' in html
     assert f'data-core-metadata="sha256={"c" * 64}" data-dist-info-metadata="sha256={"c" * 64}"' in html
@@ -35,7 +35,7 @@ def test_project_page_html() -> None:
 
 def test_project_page_json() -> None:
     document = json.loads(render.project_page_json(PAGE))
-    assert document["meta"] == {"api-version": "1.1"}
+    assert document["meta"] == {"api-version": "1.4"}
     assert document["name"] == "demo-pkg"
     assert document["versions"] == ["1.0", "2.0"]
     first, second, third = document["files"]
@@ -54,4 +54,4 @@ def test_project_list() -> None:
     assert '<a href="demo-pkg/">Demo_Pkg</a>' in render.project_list_html(page).decode()
     assert "a&lt;b" in render.project_list_html(page).decode()
     document = json.loads(render.project_list_json(page))
-    assert document == {"meta": {"api-version": "1.1"}, "projects": [{"name": "Demo_Pkg"}, {"name": "a<b"}]}
+    assert document == {"meta": {"api-version": "1.4"}, "projects": [{"name": "Demo_Pkg"}, {"name": "a<b"}]}

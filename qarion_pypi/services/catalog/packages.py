@@ -10,12 +10,14 @@ import sqlalchemy as sa
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from qarion_pypi.auth.principal import Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
-from qarion_pypi.errors import NotFound
+from qarion_pypi.db.types import utcnow
+from qarion_pypi.errors import Conflict, NotFound
 from qarion_pypi.repositories import records
-from qarion_pypi.repositories.records import FileRecord, RepositoryRecord, file_query
+from qarion_pypi.repositories.records import FileRecord, RepositoryKind, RepositoryRecord, file_query
 
 
 @dataclass
@@ -111,3 +113,29 @@ async def repositories_holding(ctx: Context, name: str) -> list[RepositoryRecord
         .order_by(t.spaces.c.slug, t.repositories.c.scope_key, t.repositories.c.slug)
     )
     return [RepositoryRecord.from_row(row) for row in rows]
+
+
+async def set_status(
+    ctx: Context, principal: Principal, repository: RepositoryRecord, name: str, status: str, reason: str | None
+) -> PackageView:
+    """PEP 792: mark a package active, archived, deprecated or quarantined (hosted only)."""
+    if repository.kind is not RepositoryKind.HOSTED:
+        raise Conflict(
+            f"Repository {repository.slug!r} is {repository.kind.value}: statuses are set where packages are hosted."
+        )
+    async with ctx.db.transaction():
+        package = (await get_package(ctx, repository, name)).package
+        await ctx.db.execute(
+            t.packages.update()
+            .where(t.packages.c.id == package["id"])
+            .values(status=status, status_reason=reason or None, updated_at=utcnow())
+        )
+        await records.touch(ctx.db, repository.id, principal.user_id)
+    return await get_package(ctx, repository, name)
+
+
+def upload_refusal(package: Row) -> str | None:
+    """Why a package takes no new files (PEP 792), or None."""
+    if package["status"] in ("archived", "quarantined"):
+        return f"Project {package['name']!r} is {package['status']} and does not accept uploads."
+    return None

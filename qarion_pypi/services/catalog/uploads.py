@@ -26,6 +26,7 @@ from qarion_pypi.jobs.queue import JobRecord
 from qarion_pypi.repositories import core_metadata, records
 from qarion_pypi.repositories.records import FileRecord, RepositoryKind, RepositoryRecord
 from qarion_pypi.scanning import scans
+from qarion_pypi.services.catalog import packages
 from qarion_pypi.services.catalog.blobs import release_unreferenced
 from qarion_pypi.services.publishing import attestations
 from qarion_pypi.storage import Digests, IncomingBlob
@@ -142,6 +143,9 @@ async def _record(
                 )
             await _check_state(ctx, repository.id, dist)
             package = await _get_or_create_package(ctx, repository.id, metadata)
+            status_refusal = packages.upload_refusal(package)
+            if status_refusal:
+                raise BadRequest(status_refusal)
             await ctx.blobs.commit(blob)
             placed.append(digests.sha256)
             metadata_sha256 = await core_metadata.store(ctx.db, metadata.raw)
@@ -260,6 +264,8 @@ async def _get_or_create_package(ctx: Context, repository_id: str, metadata: Cor
         "summary": metadata.summary,
         "created_at": now,
         "updated_at": now,
+        "status": "active",
+        "status_reason": None,
     }
     await ctx.db.execute(t.packages.insert().values(**row))
     return row

@@ -93,7 +93,8 @@ def test_status_changes_are_checked_and_audited(repo: Repo) -> None:
 def test_a_proxy_passes_statuses_through(server: LiveServer, repo: Repo) -> None:
     with server.admin() as admin:
         settings = {"name": "Mirror", "slug": "mirror", "kind": "proxy", "remote_url": server.url + repo.simple,
-                    "cache_ttl": 0, "upstream_username": "__token__", "upstream_password": repo.keys["viewer"]}  # fmt: skip
+                    "cache_ttl": 0, "upstream_username": "__token__",
+                    "upstream_password": repo.keys["viewer"]}  # fmt: skip
         proxy = admin.post(f"/spaces/{repo.space}/package-repositories", json=settings).json()
     mirror = proxy["simple_index_url"].removeprefix(server.url)
     with repo.raw("viewer") as http:

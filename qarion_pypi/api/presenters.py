@@ -230,6 +230,7 @@ def file(row: FileRecord, site: str, enforcement: Enforcement) -> dict[str, Any]
         "uploaded_at": _time(row.created_at),
         "publisher": row.publisher,
         "attested_by": row.attested_by,
+        "promoted_from": row.promoted_from,
         "source": row.source,
         "upstream_url": row.upstream_url,
         "upstream_upload_time": _time(row.upstream_upload_time),

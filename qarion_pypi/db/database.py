@@ -62,6 +62,7 @@ ADDED_COLUMNS = [
     ("6", "repositories", "require_attestations"),
     ("6", "packages", "status"),
     ("6", "packages", "status_reason"),
+    ("6", "files", "promoted_from"),
 ]
 
 

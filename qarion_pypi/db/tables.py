@@ -264,16 +264,15 @@ files = sa.Table(
     _time("yanked_at", nullable=True),
     _fk("uploaded_by_id", "users.id", nullable=True, ondelete="SET NULL"),
     _time("created_at"),
-    # provenance: "upload", or "import" with where the file came from
+    # provenance: "upload", "import" (with where from) or "promotion" (promoted_from: the source)
     sa.Column("source", sa.String(16), nullable=False, default="upload"),
     sa.Column("upstream_url", sa.Text, nullable=True),
     _time("upstream_upload_time", nullable=True),
     sa.Column("upstream_sha256", sa.String(64), nullable=True),
-    # The trusted publisher a minted token uploaded it with: {"issuer", "publishers", and the
-    # identifying claims of the CI job}; NULL for uploads with an API key.
+    sa.Column("promoted_from", sa.JSON, nullable=True),
+    # The trusted publisher (OIDC identity) of a minted-token upload; NULL for API keys.
     sa.Column("publisher", sa.JSON, nullable=True),
-    # PEP 740: the trusted publisher whose attestation of this file verified (its provenance is
-    # a row of file_provenance), None when it came without one.
+    # PEP 740: the publisher whose attestation verified (provenance in file_provenance), or NULL.
     sa.Column("attested_by", sa.JSON, nullable=True),
     # The latest scan's state, kept beside the file so pages and downloads decide blocking
     # without a join: not_scanned, pending, running, completed, failed or skipped.

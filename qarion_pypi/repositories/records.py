@@ -278,6 +278,7 @@ class FileRecord:
     scan_finding_count: int
     publisher: dict[str, Any] | None = None  # the trusted publisher of a minted-token upload
     attested_by: dict[str, Any] | None = None  # the PEP 740 publisher whose attestation verified
+    promoted_from: dict[str, Any] | None = None  # where a promoted file came from
     uploaded_by: str | None = None  # the uploader's username, when the query joined it
 
     @classmethod

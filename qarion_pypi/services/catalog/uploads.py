@@ -126,7 +126,7 @@ async def _record(
             # checks below then see every upload that came first.
             await ctx.db.lock("project", repository.id, metadata.normalized_name)
             await ctx.db.lock("blob", digests.sha256)
-            existing, same_bytes = await _clashing_files(ctx, repository.id, dist.filename, digests.sha256)
+            existing, same_bytes = await clashing_files(ctx, repository.id, dist.filename, digests.sha256)
             if existing is not None:
                 if existing.sha256 != digests.sha256:
                     raise BadRequest(
@@ -141,8 +141,10 @@ async def _record(
                     f"File already exists ('{dist.filename}', with sha256 hash '{digests.sha256}'): "
                     f"the same contents were uploaded as '{same_bytes.filename}'."
                 )
-            await _check_state(ctx, repository.id, dist)
-            package = await _get_or_create_package(ctx, repository.id, metadata)
+            await check_state(ctx, repository.id, dist)
+            package = await get_or_create_package(
+                ctx, repository.id, metadata.name, metadata.normalized_name, metadata.summary
+            )
             status_refusal = packages.upload_refusal(package)
             if status_refusal:
                 raise BadRequest(status_refusal)
@@ -187,7 +189,7 @@ async def _publisher_of(ctx: Context, principal: Principal) -> dict[str, Any] | 
     return dict(identity) if identity else None
 
 
-async def _clashing_files(
+async def clashing_files(
     ctx: Context, repository_id: str, filename: str, sha256: str
 ) -> tuple[FileRecord | None, FileRecord | None]:
     """(the file of this name, another file with these bytes), in one query."""
@@ -202,7 +204,7 @@ async def _clashing_files(
     return named, other
 
 
-async def _check_state(ctx: Context, repository_id: str, dist: DistFilename) -> None:
+async def check_state(ctx: Context, repository_id: str, dist: DistFilename) -> None:
     """The rules that depend on what the repository once held."""
     reused = await ctx.db.fetch_one(
         sa.select(t.filename_registry.c.filename).where(
@@ -246,11 +248,11 @@ async def _package_by_id(ctx: Context, package_id: str) -> Row:
     return row
 
 
-async def _get_or_create_package(ctx: Context, repository_id: str, metadata: CoreMetadata) -> Row:
+async def get_or_create_package(ctx: Context, repository_id: str, name: str, normalized: str, summary: str) -> Row:
     now = utcnow()
     touched = await ctx.db.fetch_one(
         t.packages.update()
-        .where(t.packages.c.repository_id == repository_id, t.packages.c.normalized_name == metadata.normalized_name)
+        .where(t.packages.c.repository_id == repository_id, t.packages.c.normalized_name == normalized)
         .values(updated_at=now)
         .returning(*t.packages.c)
     )
@@ -259,9 +261,9 @@ async def _get_or_create_package(ctx: Context, repository_id: str, metadata: Cor
     row = {
         "id": new_id(),
         "repository_id": repository_id,
-        "name": metadata.name,
-        "normalized_name": metadata.normalized_name,
-        "summary": metadata.summary,
+        "name": name,
+        "normalized_name": normalized,
+        "summary": summary,
         "created_at": now,
         "updated_at": now,
         "status": "active",

@@ -27,7 +27,7 @@ from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError, Unavailable
 from qarion_pypi.jobs.launch import running_jobs
 from qarion_pypi.jobs.queue import JobQueue, JobRecord, Progress
-from qarion_pypi.repositories import core_metadata
+from qarion_pypi.repositories import cooldown, core_metadata
 from qarion_pypi.repositories import settings as repository_settings
 from qarion_pypi.repositories.builder import RepositoryBuilder
 from qarion_pypi.scanning import blocking, scans
@@ -58,7 +58,7 @@ async def _upgrade_to_3(db: Database) -> None:
 # Data changes that come with a schema version (run once when an older database is opened).
 SCHEMA_UPGRADES = {3: _upgrade_to_3}
 # What every repository passes through on its way to package clients, in order.
-REPOSITORY_WRAPPERS = (blocking.wrap,)
+REPOSITORY_WRAPPERS = (blocking.wrap, cooldown.wrap)
 
 
 def build_context(settings: Settings, blobs: BlobStore | None = None) -> Context:

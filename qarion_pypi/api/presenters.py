@@ -177,6 +177,7 @@ def repository(
         "is_active": row.is_active,
         "visibility": row.visibility,
         "require_attestations": row.require_attestations,
+        "cooldown": row.cooldown.as_json() if row.cooldown else None,
         "archived_at": _time(row.archived_at),
         "created_at": _time(row.created_at),
         "updated_at": _time(row.updated_at),

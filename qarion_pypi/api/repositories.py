@@ -20,6 +20,11 @@ from qarion_pypi.services.accounts import spaces
 from qarion_pypi.services.catalog import packages, repositories
 
 KIND_SETTINGS = {
+    "min_release_age": Field(
+        str, nullable=True, max_length=16, description='proxy, virtual: hide upstream files younger than this ("7d")'
+    ),
+    "cooldown_allow": Field(list, item_kind=str, description="proxy, virtual: name==version let through the cooldown"),
+    "cooldown_allow_undated": Field(bool, description="proxy, virtual: show upstream files without an upload time"),
     "require_attestations": Field(
         bool, description="hosted: refuse uploads without a verified PEP 740 attestation of a trusted publisher"
     ),

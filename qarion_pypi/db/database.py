@@ -63,6 +63,7 @@ ADDED_COLUMNS = [
     ("6", "packages", "status"),
     ("6", "packages", "status_reason"),
     ("6", "files", "promoted_from"),
+    ("6", "repositories", "cooldown"),
 ]
 
 

@@ -171,6 +171,7 @@ repositories = sa.Table(
     sa.Column("visibility", sa.String(8), nullable=False, server_default="private"),
     # hosted: refuse uploads without a PEP 740 attestation from one of the trusted publishers
     sa.Column("require_attestations", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("cooldown", sa.JSON, nullable=True),  # proxy, virtual: {min_release_age, allow, allow_undated}
     sa.UniqueConstraint("space_id", "scope_key", "slug", name="uq_repository_slug"),
 )
 
@@ -210,8 +211,7 @@ proxy_files = sa.Table(
     sa.Column("upstream_metadata", sa.String(64), nullable=True),
     sa.Column("blob_sha256", sa.String(64), nullable=True),
     sa.Column("metadata_sha256", sa.String(64), nullable=True),
-    # Once the metadata is here: whether resolvers may trust it (PEP 643), and its resolver fields
-    # as {"requires_dist": [...], "requires_external": [...], "provides_extra": [...]}.
+    # Once the metadata is here: whether resolvers may trust it (PEP 643), and its resolver fields.
     sa.Column("metadata_trusted", sa.Boolean, nullable=True),
     sa.Column("dependencies", sa.JSON, nullable=True),
     sa.UniqueConstraint("repository_id", "filename", name="uq_proxy_file"),

@@ -54,6 +54,30 @@ class VirtualSettings:
 
 
 @dataclass(frozen=True)
+class Cooldown:
+    """Release cooldown: upstream files younger than ``min_release_age`` seconds (by the upstream's
+    upload time) are hidden; so are files without an upload time unless ``allow_undated``;
+    ``allow`` names reviewed releases (``name==version``, normalized) let through at once."""
+
+    min_release_age: int = 0
+    allow: frozenset[str] = frozenset()
+    allow_undated: bool = False
+
+    @classmethod
+    def from_json(cls, value: Any) -> Cooldown | None:
+        if not isinstance(value, dict) or not value.get("min_release_age"):
+            return None
+        return cls(int(value["min_release_age"]), frozenset(value.get("allow") or ()), bool(value.get("allow_undated")))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "min_release_age": self.min_release_age,
+            "allow": sorted(self.allow),
+            "allow_undated": self.allow_undated,
+        }
+
+
+@dataclass(frozen=True)
 class RepositoryRecord:
     id: str
     space_id: str
@@ -78,6 +102,7 @@ class RepositoryRecord:
     # "public": client endpoints answer without credentials
     visibility: str = "private"
     require_attestations: bool = False  # hosted: refuse uploads without a verified PEP 740 attestation
+    cooldown: Cooldown | None = None  # proxy and virtual: upstream releases wait before clients see them
 
     @classmethod
     def from_row(cls, row: Row) -> RepositoryRecord:
@@ -115,6 +140,7 @@ class RepositoryRecord:
             virtual=virtual,
             visibility=row["visibility"],
             require_attestations=bool(row["require_attestations"]),
+            cooldown=Cooldown.from_json(row["cooldown"]) if kind is not RepositoryKind.HOSTED else None,
         )
 
     @property

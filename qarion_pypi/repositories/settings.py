@@ -12,7 +12,8 @@ from qarion_pypi.db import Database
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import is_uuid
 from qarion_pypi.errors import FieldError, ValidationFailed
-from qarion_pypi.repositories.records import DEFAULT_CACHE_TTL, FileMode, RepositoryKind
+from qarion_pypi.repositories import cooldown
+from qarion_pypi.repositories.records import DEFAULT_CACHE_TTL, Cooldown, FileMode, RepositoryKind
 from qarion_pypi.upstream.urls import index_url_problem, split_credentials
 
 KINDS = tuple(kind.value for kind in RepositoryKind)
@@ -25,14 +26,23 @@ FIELDS: dict[RepositoryKind, tuple[str, ...]] = {
 ALL_FIELDS = tuple(name for names in FIELDS.values() for name in names)
 
 
-def columns(kind: RepositoryKind, fields: Mapping[str, Any], *, creating: bool) -> dict[str, Any]:
-    """The kind-specific columns ``fields`` set; 422 for fields of another kind or bad values."""
+def columns(
+    kind: RepositoryKind, fields: Mapping[str, Any], *, creating: bool, cooldown_now: Cooldown | None = None
+) -> dict[str, Any]:
+    """The kind-specific columns ``fields`` set; 422 for fields of another kind or bad values.
+    ``cooldown_now``: the repository's cooldown, which the cooldown fields given change."""
     errors = [
         FieldError(name, f"only applies to {_kind_of(name)} repositories")
         for name in ALL_FIELDS
         if name in fields and name not in FIELDS[kind]
     ]
     values: dict[str, Any] = {}
+    cooling, problems = cooldown.settings(fields, cooldown_now)
+    if kind is RepositoryKind.HOSTED:
+        problems = [
+            FieldError(n, "only applies to proxy and virtual repositories") for n in cooldown.FIELDS if n in fields
+        ]
+    errors += problems
     if kind is RepositoryKind.HOSTED:
         values = {name: fields[name] for name in FIELDS[kind] if name in fields}
     if kind is RepositoryKind.PROXY:
@@ -48,6 +58,8 @@ def columns(kind: RepositoryKind, fields: Mapping[str, Any], *, creating: bool) 
             errors.append(FieldError("members", "a virtual repository needs at least one member"))
     if errors:
         raise ValidationFailed("Invalid repository.", errors)
+    if cooling is not None and kind is not RepositoryKind.HOSTED:
+        values["cooldown"] = cooling
     return values
 
 

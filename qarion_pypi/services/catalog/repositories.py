@@ -99,7 +99,8 @@ async def update_repository(
     values: dict[str, Any] = {
         k: v for k, v in changes.items() if k in {"name", "description", "is_active", "visibility"}
     }
-    values.update(settings.seal_password(settings.columns(repository.kind, changes, creating=False), ctx.sealer))
+    kind_columns = settings.columns(repository.kind, changes, creating=False, cooldown_now=repository.cooldown)
+    values.update(settings.seal_password(kind_columns, ctx.sealer))
     async with ctx.db.transaction():
         if repository.virtual is not None and ("members" in changes or "upload_target_id" in changes):
             current = (await records.member_ids(ctx.db, [repository.id]))[repository.id]

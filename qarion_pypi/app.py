@@ -12,11 +12,11 @@ import anyio
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount
 
 from qarion_pypi import housekeeping
-from qarion_pypi.api import client, health, routes
+from qarion_pypi.api import client, health, metrics, routes
 from qarion_pypi.api.guard import RefuseControlCharacters
 from qarion_pypi.api.http import API_PREFIX, error_response
 from qarion_pypi.auth.sealing import Sealer, secret_from
@@ -27,6 +27,7 @@ from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError, Unavailable
 from qarion_pypi.jobs.launch import running_jobs
 from qarion_pypi.jobs.queue import JobQueue, JobRecord, Progress
+from qarion_pypi.observe.requests import RequestLog
 from qarion_pypi.repositories import cooldown, core_metadata
 from qarion_pypi.repositories import settings as repository_settings
 from qarion_pypi.repositories.builder import RepositoryBuilder
@@ -87,6 +88,8 @@ def build_context(settings: Settings, blobs: BlobStore | None = None) -> Context
         return await handler(ctx, job, progress)
 
     ctx.jobs = JobQueue(db, dispatch, lease_seconds=settings.jobs_lease_seconds)
+    ctx.metrics.watch_page_cache(lambda: ctx.pages.hits, lambda: ctx.pages.misses)
+    db.pool_waits.observe = ctx.metrics.pool_waits.observe
     return ctx
 
 
@@ -119,9 +122,18 @@ def announce_admin_key(key: str) -> None:
 async def _error(request: Request, exc: Exception) -> Response:
     """Domain errors as the surface they happen on speaks: JSON, plain text, or a page."""
     assert isinstance(exc, QarionError)
-    if request.url.path.startswith(API_PREFIX) or request.url.path == health.PATH:
+    if request.url.path.startswith(API_PREFIX) or request.url.path in (health.PATH, metrics.PATH):
         return error_response(request, exc)
     return await render.error_page(request, exc)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    """An unexpected failure (logged with its traceback by Starlette): the request id, so the
+    caller's report finds the log lines, and nothing else."""
+    request_id = str(request.scope.get("state", {}).get("request_id", ""))
+    return PlainTextResponse(
+        f"Internal server error (request {request_id}).", status_code=500, headers={"X-Request-ID": request_id}
+    )
 
 
 def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:
@@ -149,9 +161,17 @@ def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:
             await ctx.db.disconnect()
 
     app = Starlette(
-        routes=[*health.routes, Mount(API_PREFIX, routes=[*client.routes, *routes.routes]), *pages.routes],
-        exception_handlers={QarionError: _error},
-        middleware=[Middleware(RefuseControlCharacters)],
+        routes=[
+            *health.routes,
+            *metrics.routes,
+            Mount(API_PREFIX, routes=[*client.routes, *routes.routes]),
+            *pages.routes,
+        ],
+        exception_handlers={QarionError: _error, Exception: _internal_error},
+        middleware=[
+            Middleware(RequestLog, metrics=ctx.metrics),
+            Middleware(RefuseControlCharacters),
+        ],
         lifespan=lifespan,
     )
     app.state.ctx = ctx

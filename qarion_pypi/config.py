@@ -74,6 +74,11 @@ class Settings:
     upstream_netrc: str = ""
     outbound_allow_private: bool = False
     log_level: str = "info"
+    # One line per request: "text" (key=value) or "json".
+    log_format: str = "text"
+    # GET /metrics in the Prometheus text format; with a token, only for "Authorization: Bearer <token>".
+    metrics_enabled: bool = False
+    metrics_token: str = ""
     # Seconds a request's headers may take to arrive (slow clients may not hold connections).
     header_timeout: float = 30.0
     # Seconds a stopping server waits for requests in flight before it closes them.
@@ -105,6 +110,9 @@ _TOML_KEYS: dict[tuple[str, str], str] = {
     ("server", "data_dir"): "data_dir",
     ("server", "public_url"): "public_url",
     ("server", "log_level"): "log_level",
+    ("server", "log_format"): "log_format",
+    ("metrics", "enabled"): "metrics_enabled",
+    ("metrics", "token"): "metrics_token",
     ("server", "header_timeout"): "header_timeout",
     ("server", "shutdown_timeout"): "shutdown_timeout",
     ("server", "body_timeout"): "body_timeout",
@@ -276,4 +284,5 @@ _CHOICES = {
     "storage_backend": ("filesystem", "s3"),
     "s3_downloads": ("redirect", "stream"),
     "jobs_backend": ("local", "arq"),
+    "log_format": ("text", "json"),
 }

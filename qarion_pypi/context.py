@@ -10,6 +10,7 @@ from qarion_pypi.config import Settings
 from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
 from qarion_pypi.jobs.queue import JobQueue
+from qarion_pypi.observe.metrics import Metrics
 from qarion_pypi.oidc.keys import IssuerKeys
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import BlobStore
@@ -33,6 +34,8 @@ class Context:
     key_usage: KeyUsage = field(default_factory=KeyUsage)
     # OIDC issuers' signing keys, cached (trusted publishing).
     issuer_keys: IssuerKeys = field(init=False)
+    # Prometheus metrics (observe/metrics.py), counted whether or not /metrics is served.
+    metrics: Metrics = field(default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self.issuer_keys = IssuerKeys(self.http.anonymous())

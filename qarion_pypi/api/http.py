@@ -155,12 +155,15 @@ def error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QarionError)
     if is_client_path(request.url.path):
         return client_error(exc)
-    return management_error(exc)
+    return management_error(exc, request.scope.get("state", {}).get("request_id"))
 
 
-def management_error(exc: QarionError) -> Response:
-    """Management surface: JSON naming the problem and each bad field."""
-    body = {"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors]}
+def management_error(exc: QarionError, request_id: str | None = None) -> Response:
+    """Management surface: JSON naming the problem and each bad field (and the request's id, which
+    the server's log line for it carries too)."""
+    body: dict[str, Any] = {"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors]}
+    if request_id:
+        body["request_id"] = request_id
     return JSONResponse(body, status_code=exc.status, headers=_headers(exc))
 
 

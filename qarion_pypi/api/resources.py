@@ -17,6 +17,7 @@ _IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 async def respond(ctx: Context, resource: Resource) -> Response:
+    ctx.metrics.downloads.labels("metadata" if isinstance(resource, BytesResource) else "file").inc()
     match resource:
         case BlobResource(sha256=sha256, size=size):
             blob = await ctx.blobs.open(sha256)
@@ -26,10 +27,12 @@ async def respond(ctx: Context, resource: Resource) -> Response:
                 state = "missing" if blob is None else f"damaged ({blob.size} bytes instead of {size})"
                 log.error("blob %s is %s in the %s store", sha256, state, ctx.blobs.name)
                 raise Unavailable("The stored file is unavailable; the server's operators have been told.")
+            ctx.metrics.download_bytes.inc(blob.size)
             if blob.redirect is not None:
                 return RedirectResponse(blob.redirect, status_code=302, headers={"Cache-Control": "private, no-store"})
             return blob_response(blob, {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE})
         case BytesResource(body=body, sha256=sha256):
+            ctx.metrics.download_bytes.inc(len(body))
             headers = {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
             return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
         case RedirectResource(url=url):

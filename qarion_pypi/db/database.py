@@ -21,6 +21,7 @@ from sqlalchemy.sql.ddl import CreateIndex, CreateTable
 
 from qarion_pypi.db import tables
 from qarion_pypi.db.changes import SQLiteDataVersion
+from qarion_pypi.db.waits import PoolWaits
 
 Row = Mapping[str, Any]
 # A data change that comes with a schema version, run once when an older database is upgraded.
@@ -87,16 +88,17 @@ class Database:
         """``lock_timeout``: seconds a writer waits for a lock before its request is answered
         503 (reads never wait for writers on either engine)."""
         self.url = url
+        self.pool_waits = PoolWaits()
         self._engine: Engine
         self._changes: SQLiteDataVersion | None = None
         if self.is_sqlite:
             from qarion_pypi.db.sqlite import SQLiteEngine
 
-            self._engine = self._sqlite = SQLiteEngine(url, lock_timeout=lock_timeout)
+            self._engine = self._sqlite = SQLiteEngine(url, lock_timeout=lock_timeout, waits=self.pool_waits)
         else:
             from qarion_pypi.db.postgres import PostgresEngine
 
-            self._engine = self._postgres = PostgresEngine(url, lock_timeout=lock_timeout)
+            self._engine = self._postgres = PostgresEngine(url, lock_timeout=lock_timeout, waits=self.pool_waits)
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,6 +11,7 @@ foreign-key violation a 409: never a 500.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -23,6 +24,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.ddl import DDLElement
 
 from qarion_pypi.db.statements import positional_args
+from qarion_pypi.db.waits import PoolWaits
 from qarion_pypi.errors import Conflict, Unavailable
 
 BUSY_RETRY_AFTER = 2
@@ -30,7 +32,10 @@ _MAX_COMPILED = 2000
 
 
 class PostgresEngine:
-    def __init__(self, url: str, *, lock_timeout: float = 10.0, pool_size: int = 10) -> None:
+    def __init__(
+        self, url: str, *, lock_timeout: float = 10.0, pool_size: int = 10, waits: PoolWaits | None = None
+    ) -> None:
+        self._waits = waits or PoolWaits()
         self._dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
         self._lock_timeout = lock_timeout
         self._pool_size = pool_size
@@ -62,7 +67,9 @@ class PostgresEngine:
                 yield
             return
         assert self._pool is not None, "connect() first"
+        started = time.perf_counter()
         async with self._pool.acquire() as connection:
+            self._waits.since(started)
             token = self._current.set(connection)
             try:
                 async with connection.transaction():
@@ -94,7 +101,9 @@ class PostgresEngine:
             if connection is not None:
                 return await getattr(connection, method)(sql, *args)
             assert self._pool is not None, "connect() first"
+            started = time.perf_counter()
             async with self._pool.acquire() as pooled:
+                self._waits.since(started)
                 return await getattr(pooled, method)(sql, *args)
         except (asyncpg.UniqueViolationError, asyncpg.ForeignKeyViolationError):
             raise Conflict("A conflicting change was made at the same moment; look again and retry.") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 import typing
 import uuid
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.ddl import DDLElement
 
 from qarion_pypi.db.statements import positional_args
+from qarion_pypi.db.waits import PoolWaits
 from qarion_pypi.errors import Conflict, InsufficientStorage, Unavailable
 
 _PRAGMAS = (
@@ -38,8 +40,11 @@ BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when the write lock sta
 
 
 class PooledSQLitePool:
-    def __init__(self, url: DatabaseURL, size: int = 4, lock_timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: DatabaseURL, size: int = 4, lock_timeout: float = 10.0, waits: PoolWaits | None = None
+    ) -> None:
         self._database = url.database
+        self._waits = waits or PoolWaits()
         self._size = size
         # How long a writer waits for the write lock before its request is answered 503.
         self._busy_ms = int(lock_timeout * 1000)
@@ -86,7 +91,12 @@ class PooledSQLitePool:
             except BaseException:
                 self._opened -= 1
                 raise
-        return await self._idle.get()
+        if not self._idle.empty():
+            return self._idle.get_nowait()
+        started = time.perf_counter()  # every connection is busy: this caller waits
+        connection = await self._idle.get()
+        self._waits.since(started)
+        return connection
 
     async def release(self, connection: aiosqlite.Connection) -> None:
         if connection.in_transaction:  # a cancelled request must not leak its transaction
@@ -230,9 +240,15 @@ def _bind(compiled: Any, extracted: Any, dialect: Any) -> tuple[str, list[Any], 
 
 
 class PooledSQLiteBackend(SQLiteBackend):
-    def __init__(self, database_url: DatabaseURL | str, lock_timeout: float = 10.0, **options: typing.Any) -> None:
+    def __init__(
+        self,
+        database_url: DatabaseURL | str,
+        lock_timeout: float = 10.0,
+        waits: PoolWaits | None = None,
+        **options: typing.Any,
+    ) -> None:
         super().__init__(database_url, **options)
-        self._pool = PooledSQLitePool(self._database_url, lock_timeout=lock_timeout)  # type: ignore[assignment]
+        self._pool = PooledSQLitePool(self._database_url, lock_timeout=lock_timeout, waits=waits)  # type: ignore[assignment]
 
     async def disconnect(self) -> None:
         await typing.cast(PooledSQLitePool, self._pool).close()
@@ -251,8 +267,8 @@ class _Databases(databases.Database):
 class SQLiteEngine:
     """The calls ``Database`` makes, on ``databases`` with the pooled backend above."""
 
-    def __init__(self, url: str, *, lock_timeout: float = 10.0) -> None:
-        self._db = _Databases(url, lock_timeout=lock_timeout)
+    def __init__(self, url: str, *, lock_timeout: float = 10.0, waits: PoolWaits | None = None) -> None:
+        self._db = _Databases(url, lock_timeout=lock_timeout, waits=waits)
         self.dialect: Dialect = sqlite_dialect.dialect()
         self.path = self._db.url.database
 

@@ -158,6 +158,15 @@ class JobQueue:
         except Exception:
             log.exception("could not hand job %s to its runner; it stays queued", job_id)
 
+    async def counts(self) -> list[tuple[str, str, int]]:
+        """How many jobs there are of each kind in each status."""
+        rows = await self._db.fetch_all(
+            sa.select(t.jobs.c.kind, t.jobs.c.status, sa.func.count().label("n")).group_by(
+                t.jobs.c.kind, t.jobs.c.status
+            )
+        )
+        return [(row["kind"], row["status"], int(row["n"])) for row in rows]
+
     async def get(self, job_id: str, *, kind: str, repository_id: str) -> JobRecord:
         row = None
         if is_uuid(job_id):

@@ -78,7 +78,9 @@ class ProxyRepository:
         if filename != file["filename"]:
             return None
         if await self._cached_blob(file):
+            self._ctx.metrics.proxy_files.labels("hit").inc()
             return BlobResource(file["blob_sha256"])
+        self._ctx.metrics.proxy_files.labels("miss").inc()
         if self._settings.file_mode is FileMode.REDIRECT:
             return RedirectResource(file["url"])
         upstream = await self._open(file)  # a 503 here, before any byte is sent
@@ -95,6 +97,7 @@ class ProxyRepository:
                                            sha256=file["sha256"], name=file["filename"])  # fmt: skip
         except UpstreamError as exc:
             blob.discard()
+            self._ctx.metrics.upstream_errors.inc()
             raise Unavailable(f"The upstream file could not be fetched: {exc}.") from None
 
     async def _stream_through(self, file: Row, upstream: UpstreamFile) -> AsyncIterator[bytes]:

@@ -70,6 +70,7 @@ async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Ro
             upstream_client(ctx, record), proxy.remote_url, name, cached["etag"] if cached else None
         )
     except UpstreamError:
+        ctx.metrics.upstream_errors.inc()
         return cached  # stale on error: the last good page, or nothing if never seen
     now = utcnow()
     where = (t.proxy_pages.c.repository_id == record.id, t.proxy_pages.c.normalized_name == name)

@@ -28,10 +28,15 @@ class PageCache:
     def __init__(self, max_entries: int) -> None:
         self._max = max_entries
         self._pages: OrderedDict[Hashable, RenderedPage] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
 
     def get(self, key: Hashable) -> RenderedPage | None:
         page = self._pages.get(key)
-        if page is not None:
+        if page is None:
+            self.misses += 1
+        else:
+            self.hits += 1
             self._pages.move_to_end(key)
         return page
 

@@ -75,4 +75,5 @@ async def error_page(request: Request, exc: QarionError) -> Response:
         status = 401
     title = "Not found" if isinstance(exc, NotFound) else "Cannot show this page"
     detail = "There is nothing here, or you cannot see it." if isinstance(exc, NotFound) else exc.detail
-    return await page(request, "error.html", status, title=title, detail=detail)
+    reference = request.scope.get("state", {}).get("request_id", "")
+    return await page(request, "error.html", status, title=title, detail=detail, reference=reference)

@@ -175,6 +175,8 @@ async def _record(
         raise
     if scan_job is not None:
         await ctx.jobs.start(scan_job)
+    ctx.metrics.uploads.inc()
+    ctx.metrics.upload_bytes.inc(digests.size)
     file = FileRecord.from_row({**file_row, "uploaded_by": principal.username})
     return UploadOutcome(created=True, package=package, file=file)
 

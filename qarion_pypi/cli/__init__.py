@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from qarion_pypi.cli import admin, check, migrate, osv, serve, worker
+from qarion_pypi.cli import admin, backup, check, load, migrate, osv, serve, worker
 from qarion_pypi.config import ConfigError, Settings, load_settings
 from qarion_pypi.errors import QarionError
 
@@ -25,13 +25,16 @@ COMMANDS: dict[str, Command] = {
     "admin": admin,
     "osv": osv,
     "check": check,
+    "load": load,
+    "backup": backup,
+    "restore": backup,
 }
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qarion-pypi", description="A self-hosted private Python package index.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS.values():
+    for command in dict.fromkeys(COMMANDS.values()):  # a module may add several commands
         command.add(commands)
     return parser
 

@@ -1,5 +1,5 @@
 """PEP 740 attestations through twine's ``--attestations``: real attestations made by real trusted
-publishers (``../shared/attestations``, from pypi-attestations' test assets), verified offline
+publishers (``tests/data/attestations``, from pypi-attestations' test assets), verified offline
 against the repository's publishers; the provenance served by the Integrity API and named by the
 JSON simple page parses back with pypi-attestations."""
 
@@ -19,7 +19,7 @@ from tests.support.harness import LiveServer, Repo, live_server, make_repo
 
 pytestmark = pytest.mark.slow
 
-ATTESTED = Path(__file__).parents[2].parent / "shared" / "attestations"
+ATTESTED = Path(__file__).parents[1] / "data" / "attestations"  # see its README.md
 GITHUB, GITLAB = "https://token.actions.githubusercontent.com", "https://gitlab.com"
 GITHUB_DIST = "pypi_attestations-0.0.19.tar.gz"
 GITLAB_DIST = "gitlab_oidc_project-0.0.3.tar.gz"
@@ -40,7 +40,6 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Clients:
 
 def _dists(tmp_path: Path, *names: str) -> Path:
     """The distributions with their attestations, as twine finds them (beside each other)."""
-    assert ATTESTED.is_dir(), f"the shared attestations are missing: {ATTESTED}"
     folder = tmp_path / "dist"
     folder.mkdir(exist_ok=True)
     for name in names:

@@ -47,13 +47,19 @@ async def viewer(request: Request) -> Principal:
     return session.principal if session else ANONYMOUS_PRINCIPAL
 
 
+def _over_https(request: Request) -> bool:
+    """Whether browsers reach this server over https: the request says so, or the configured public
+    URL does (a TLS-terminating proxy in front, talking plain http to this server)."""
+    return request.url.scheme == "https" or context(request).settings.public_url.startswith("https://")
+
+
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int, same_site: str) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age,
         path="/",
-        secure=request.url.scheme == "https",
+        secure=_over_https(request),
         httponly=True,
         samesite=same_site,  # type: ignore[arg-type]
     )

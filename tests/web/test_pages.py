@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -64,10 +65,18 @@ def test_sign_in_gives_a_guarded_session_cookie_and_sign_out_ends_it(site: InPro
         assert other.get(f"/spaces/{repo.space}/repositories/repo/").status_code == 404
 
 
-def test_the_session_cookie_is_secure_over_https(site: InProcessServer, repo: Repo) -> None:
+def test_the_session_cookie_is_secure_over_https(site: InProcessServer, repo: Repo, tmp_path: Path) -> None:
     with httpx.Client(base_url="https://testserver", transport=site.transport()) as http:
         answer = sign_in(http, repo.keys["viewer"])
     assert answer.status_code == 303 and "secure" in answer.headers["set-cookie"].lower()
+    # behind a proxy that ends TLS: plain http here, https for the browser (its public URL); the
+    # form's cookie is Secure already, so a browser would only send it back over https
+    with (
+        inprocess_server(tmp_path / "behind", public_url="https://pypi.example.internal") as behind,
+        behind.http() as http,
+    ):
+        start = http.get("/")
+    assert "secure" in start.headers["set-cookie"].lower()
 
 
 def test_wrong_keys_and_forged_forms_are_refused(site: InProcessServer, repo: Repo) -> None:

@@ -49,6 +49,8 @@ INTERRUPTED = "Interrupted: the server stopped before this scan finished; retry 
 async def queue_on_upload(ctx: Context, principal: Principal, repository_id: str, file_id: str) -> JobRecord | None:
     """Inside the upload's transaction: a pending scan and its job, when scanning is active, so
     that no client ever sees the file before its scan is pending. Start the job after commit."""
+    if not ctx.settings.scanning_enabled:  # never active then: no policy to read on every upload
+        return None
     if not (await policies.enforcement(ctx, repository_id)).active:
         return None
     return await _add(ctx, principal, repository_id, [file_id], "upload")

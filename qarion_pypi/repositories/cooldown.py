@@ -12,23 +12,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from packaging.utils import NormalizedName, canonicalize_name
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from qarion_pypi.context import Context
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import is_uuid
 from qarion_pypi.db.types import utcnow
-from qarion_pypi.distributions.filenames import parse_dist_filename
-from qarion_pypi.errors import BadRequest, FieldError
-from qarion_pypi.repositories.base import Repository, Resource
-from qarion_pypi.repositories.records import Cooldown, RepositoryKind, RepositoryRecord
-from qarion_pypi.simple.model import FileEntry, ProjectList, ProjectPage
+from qarion_pypi.errors import FieldError
+from qarion_pypi.repositories.base import Repository
+from qarion_pypi.repositories.hiding import HidingFiles, file_version
+from qarion_pypi.repositories.records import Cooldown, RepositoryKind
+from qarion_pypi.simple.model import FileEntry, ProjectPage
 
 FIELDS = ("min_release_age", "cooldown_allow", "cooldown_allow_undated")
 _AGE = re.compile(r"^(\d{1,6})([smhdw])$")
@@ -87,41 +86,33 @@ async def wrap(ctx: Context, repository: Repository) -> Repository:
     return CooldownRepository(ctx, repository, cooldown)
 
 
-class CooldownRepository:
+class CooldownRepository(HidingFiles):
     def __init__(self, ctx: Context, inner: Repository, cooldown: Cooldown) -> None:
+        super().__init__(inner)
         self._ctx = ctx
-        self._inner = inner
         self._cooldown = cooldown
 
-    @property
-    def record(self) -> RepositoryRecord:
-        return self._inner.record
-
     def cache_key(self) -> None:
-        return None
+        return None  # what is visible moves with the clock
 
-    async def project_list(self) -> ProjectList:
-        return await self._inner.project_list()
-
-    async def project_page(self, name: NormalizedName) -> ProjectPage | None:
-        page = await self._inner.project_page(name)
-        if page is None or not page.files:
-            return page
+    async def hidden(self, page: ProjectPage) -> set[str]:
         hosted = await self._hosted([entry.file_id for entry in page.files])
         cutoff = utcnow() - timedelta(seconds=self._cooldown.min_release_age)
-        files = [entry for entry in page.files if entry.file_id in hosted or self._visible(entry, name, cutoff)]
-        versions = {_version(entry) for entry in files}
-        return replace(page, files=files, versions=[v for v in page.versions if v in versions])
+        return {
+            entry.file_id
+            for entry in page.files
+            if entry.file_id not in hosted and not self._visible(entry, page.normalized_name, cutoff)
+        }
 
-    def _visible(self, entry: FileEntry, name: str, cutoff: Any) -> bool:
-        version = _version(entry)
+    def _visible(self, entry: FileEntry, name: str, cutoff: datetime) -> bool:
+        version = file_version(entry)
         if version is None:
             return False
         if f"{name}=={version}" in self._cooldown.allow:
             return True
         if entry.upload_time is None:
             return self._cooldown.allow_undated
-        return bool(entry.upload_time <= cutoff)
+        return entry.upload_time <= cutoff
 
     async def _hosted(self, file_ids: list[str]) -> set[str]:
         """The ids of files hosted here (a virtual repository's hosted members): never held back."""
@@ -131,20 +122,14 @@ class CooldownRepository:
         rows = await self._ctx.db.fetch_all(sa.select(t.files.c.id).where(t.files.c.id.in_(ids)))
         return {row["id"] for row in rows}
 
-    async def resource(self, file_id: str, filename: str) -> Resource | None:
-        if is_uuid(file_id) and not await self._hosted([file_id]):
-            row = await self._ctx.db.fetch_one(
-                sa.select(t.proxy_files.c.normalized_name).where(t.proxy_files.c.id == file_id)
-            )
-            if row is not None:
-                page = await self.project_page(canonicalize_name(row["normalized_name"]))
-                if page is None or all(entry.file_id != file_id for entry in page.files):
-                    return None  # still cooling down: for package clients, not there yet
-        return await self._inner.resource(file_id, filename)
-
-
-def _version(entry: FileEntry) -> str | None:
-    try:
-        return str(parse_dist_filename(entry.filename).version)
-    except BadRequest:
-        return None
+    async def hides(self, file_id: str) -> bool:
+        """A proxied file is judged on its project's page: the upload time lives there."""
+        if not is_uuid(file_id) or await self._hosted([file_id]):
+            return False
+        row = await self._ctx.db.fetch_one(
+            sa.select(t.proxy_files.c.normalized_name).where(t.proxy_files.c.id == file_id)
+        )
+        if row is None:
+            return False  # not a file of this repository: the inner one finds nothing either
+        page = await self.project_page(canonicalize_name(row["normalized_name"]))
+        return page is None or all(entry.file_id != file_id for entry in page.files)

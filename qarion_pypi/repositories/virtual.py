@@ -15,9 +15,8 @@ from dataclasses import replace
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
-from qarion_pypi.distributions.filenames import parse_dist_filename
-from qarion_pypi.errors import BadRequest
 from qarion_pypi.repositories.base import Repository, Resource
+from qarion_pypi.repositories.hiding import file_version
 from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import FileEntry, ProjectEntry, ProjectList, ProjectPage
 
@@ -87,10 +86,8 @@ class VirtualRepository:
 
 
 def _version_of(entry: FileEntry) -> str:
-    try:
-        return str(parse_dist_filename(entry.filename).version)
-    except BadRequest:
-        return entry.filename
+    """A file's version, or its own name when it names none (it then owns itself)."""
+    return file_version(entry) or entry.filename
 
 
 def _sort_key(version: str) -> tuple[int, Version | str]:

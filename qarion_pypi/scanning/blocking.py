@@ -8,20 +8,16 @@ moves the repository's serial, so a cached page never outlives the enforcement i
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from dataclasses import replace
-
 import sqlalchemy as sa
-from packaging.utils import NormalizedName
 
 from qarion_pypi.context import Context
 from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import is_uuid
-from qarion_pypi.distributions.filenames import parse_dist_filename
-from qarion_pypi.repositories.base import Repository, Resource
-from qarion_pypi.repositories.records import RepositoryKind, RepositoryRecord
+from qarion_pypi.repositories.base import Repository
+from qarion_pypi.repositories.hiding import HidingFiles
+from qarion_pypi.repositories.records import RepositoryKind
 from qarion_pypi.scanning.policy import Enforcement, enforcement
-from qarion_pypi.simple.model import ProjectList, ProjectPage
+from qarion_pypi.simple.model import ProjectPage
 
 
 async def wrap(ctx: Context, repository: Repository) -> Repository:
@@ -32,35 +28,17 @@ async def wrap(ctx: Context, repository: Repository) -> Repository:
     return ScanBlocking(ctx, repository, enforced) if enforced.can_block else repository
 
 
-class ScanBlocking:
+class ScanBlocking(HidingFiles):
     def __init__(self, ctx: Context, inner: Repository, enforced: Enforcement) -> None:
+        super().__init__(inner)
         self._ctx = ctx
-        self._inner = inner
         self._enforcement = enforced
 
-    @property
-    def record(self) -> RepositoryRecord:
-        return self._inner.record
+    async def hidden(self, page: ProjectPage) -> set[str]:
+        return await self._blocked([entry.file_id for entry in page.files])
 
-    def cache_key(self) -> Hashable | None:
-        return self._inner.cache_key()
-
-    async def project_list(self) -> ProjectList:
-        return await self._inner.project_list()
-
-    async def project_page(self, name: NormalizedName) -> ProjectPage | None:
-        page = await self._inner.project_page(name)
-        if page is None or not page.files:
-            return page
-        blocked = await self._blocked([entry.file_id for entry in page.files])
-        files = [entry for entry in page.files if entry.file_id not in blocked]
-        versions = {str(parse_dist_filename(entry.filename).version) for entry in files}
-        return replace(page, files=files, versions=[v for v in page.versions if v in versions])
-
-    async def resource(self, file_id: str, filename: str) -> Resource | None:
-        if not is_uuid(file_id) or await self._blocked([file_id]):
-            return None
-        return await self._inner.resource(file_id, filename)
+    async def hides(self, file_id: str) -> bool:
+        return not is_uuid(file_id) or bool(await self._blocked([file_id]))
 
     async def _blocked(self, file_ids: list[str]) -> set[str]:
         rows = await self._ctx.db.fetch_all(

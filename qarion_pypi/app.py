@@ -27,7 +27,7 @@ from qarion_pypi.db.memo import Memo
 from qarion_pypi.errors import QarionError, Unavailable
 from qarion_pypi.jobs.launch import running_jobs
 from qarion_pypi.jobs.queue import JobQueue, JobRecord, Progress
-from qarion_pypi.observe.requests import RequestLog
+from qarion_pypi.observe.requests import RequestLog, request_id
 from qarion_pypi.repositories import cooldown, core_metadata
 from qarion_pypi.repositories import settings as repository_settings
 from qarion_pypi.repositories.builder import RepositoryBuilder
@@ -88,7 +88,7 @@ def build_context(settings: Settings, blobs: BlobStore | None = None) -> Context
         return await handler(ctx, job, progress)
 
     ctx.jobs = JobQueue(db, dispatch, lease_seconds=settings.jobs_lease_seconds)
-    ctx.metrics.watch_page_cache(lambda: ctx.pages.hits, lambda: ctx.pages.misses)
+    ctx.metrics.watch_page_cache(lambda: (ctx.pages.hits, ctx.pages.misses))
     db.pool_waits.observe = ctx.metrics.pool_waits.observe
     return ctx
 
@@ -130,10 +130,8 @@ async def _error(request: Request, exc: Exception) -> Response:
 async def _internal_error(request: Request, exc: Exception) -> Response:
     """An unexpected failure (logged with its traceback by Starlette): the request id, so the
     caller's report finds the log lines, and nothing else."""
-    request_id = str(request.scope.get("state", {}).get("request_id", ""))
-    return PlainTextResponse(
-        f"Internal server error (request {request_id}).", status_code=500, headers={"X-Request-ID": request_id}
-    )
+    rid = request_id(request.scope)
+    return PlainTextResponse(f"Internal server error (request {rid}).", status_code=500, headers={"X-Request-ID": rid})
 
 
 def create_app(settings: Settings, blobs: BlobStore | None = None) -> Starlette:

@@ -23,6 +23,7 @@ from qarion_pypi.errors import (
     Unauthenticated,
     Unavailable,
 )
+from qarion_pypi.observe.requests import request_id
 from qarion_pypi.repositories.builder import RepositoryBuilder
 from qarion_pypi.services.accounts import authentication
 
@@ -155,15 +156,15 @@ def error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, QarionError)
     if is_client_path(request.url.path):
         return client_error(exc)
-    return management_error(exc, request.scope.get("state", {}).get("request_id"))
+    return management_error(exc, request_id(request.scope))
 
 
-def management_error(exc: QarionError, request_id: str | None = None) -> Response:
+def management_error(exc: QarionError, rid: str = "") -> Response:
     """Management surface: JSON naming the problem and each bad field (and the request's id, which
     the server's log line for it carries too)."""
     body: dict[str, Any] = {"detail": exc.detail, "errors": [e.as_dict() for e in exc.errors]}
-    if request_id:
-        body["request_id"] = request_id
+    if rid:
+        body["request_id"] = rid
     return JSONResponse(body, status_code=exc.status, headers=_headers(exc))
 
 

@@ -3,7 +3,7 @@ process, as the tests run them, never mix their counts)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, Metric
@@ -13,16 +13,17 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-class _Hits(Collector):
-    """Counters kept as plain integers by their owners (the page cache), read at scrape time."""
+class _PageCacheLookups(Collector):
+    """The page cache's own hit and miss counts (plain integers it keeps), read at scrape time."""
 
-    def __init__(self, name: str, documentation: str, read: Mapping[str, object]) -> None:
-        self._name, self._documentation, self._read = name, documentation, read
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self._counts = counts
 
     def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily(self._name, self._documentation, labels=["outcome"])
-        for outcome, value in self._read.items():
-            family.add_metric([outcome], float(value() if callable(value) else 0))
+        family = CounterMetricFamily("qarion_page_cache", "Simple page cache lookups", labels=["outcome"])
+        hits, misses = self._counts()
+        family.add_metric(["hit"], float(hits))
+        family.add_metric(["miss"], float(misses))
         yield family
 
 
@@ -47,9 +48,9 @@ class Metrics:
         self.pool_waits = Histogram("qarion_db_pool_wait_seconds", "Time requests waited for a database connection",
                                     buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
 
-    def watch_page_cache(self, hits: object, misses: object) -> None:
-        """``hits`` and ``misses``: callables returning the page cache's counts."""
-        self.registry.register(_Hits("qarion_page_cache", "Simple page cache lookups", {"hit": hits, "miss": misses}))
+    def watch_page_cache(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """``counts``: the page cache's (hits, misses) so far."""
+        self.registry.register(_PageCacheLookups(counts))
 
     def set_jobs(self, counts: Iterable[tuple[str, str, int]]) -> None:
         self.jobs.clear()

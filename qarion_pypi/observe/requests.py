@@ -25,6 +25,7 @@ UNMATCHED = "(unmatched)"
 
 
 def request_id(scope: Scope) -> str:
+    """The id ``RequestLog`` gave this request ("" outside it)."""
     return str(scope.get("state", {}).get("request_id", ""))
 
 
@@ -75,6 +76,8 @@ class RequestLog:
         route, method = _template(scope), scope["method"]
         self._metrics.requests.labels(route, method, str(status)).inc()
         self._metrics.latency.labels(route, method).observe(seconds)
+        if not log.isEnabledFor(logging.INFO):  # pages and downloads: no line built for nobody
+            return
         line: dict[str, Any] = {
             "request_id": rid, "method": method, "route": route, "status": status,
             "duration_ms": round(seconds * 1000, 2), "principal": _principal(scope),

@@ -12,6 +12,7 @@ from starlette.templating import Jinja2Templates
 
 from qarion_pypi.api.http import context
 from qarion_pypi.errors import NotFound, QarionError, Unauthenticated
+from qarion_pypi.observe.requests import request_id
 from qarion_pypi.services import audit
 from qarion_pypi.web.auth import current_session, offer_sign_in, sign_in_token
 
@@ -75,5 +76,4 @@ async def error_page(request: Request, exc: QarionError) -> Response:
         status = 401
     title = "Not found" if isinstance(exc, NotFound) else "Cannot show this page"
     detail = "There is nothing here, or you cannot see it." if isinstance(exc, NotFound) else exc.detail
-    reference = request.scope.get("state", {}).get("request_id", "")
-    return await page(request, "error.html", status, title=title, detail=detail, reference=reference)
+    return await page(request, "error.html", status, title=title, detail=detail, reference=request_id(request.scope))

@@ -53,7 +53,9 @@ def _render(description: str, content_type: str | None) -> str | None:
     kind = message.get_content_type()
     if kind == "text/markdown":
         variant = message.get_param("variant")
-        return readme_renderer.markdown.render(description, variant=variant if isinstance(variant, str) else "GFM")
+        rendered = readme_renderer.markdown.render(description, variant=variant if isinstance(variant, str) else "GFM")
+        # None when the variant is unknown (or no Markdown engine is installed): shown as text.
+        return rendered or readme_renderer.txt.render(description)
     if kind == "text/x-rst":
         # An RST README that does not render (or uses raw HTML) is shown as plain text, as the
         # public index does.

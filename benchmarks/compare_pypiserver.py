@@ -126,10 +126,11 @@ def wait_for(url: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def qarion(data: Path, backend: dict[str, str]) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+def qarion(data: Path, backend: dict[str, str], workers: int = 1) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
     port, key = free_port(), "bench-" + secrets.token_hex(16)
     env = {**os.environ, **backend, "QARION_PYPI_ADMIN_KEY": key, "QARION_PYPI_LOG_LEVEL": "warning"}
-    process = subprocess.Popen([sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data)], env=env)
+    command = ["serve", "--port", str(port), "--data-dir", str(data), "--workers", str(workers)]
+    process = subprocess.Popen([sys.executable, "-m", "qarion_pypi", *command], env=env)
     try:
         wait_for(f"http://127.0.0.1:{port}{API}/me")
         yield f"http://127.0.0.1:{port}", key, process

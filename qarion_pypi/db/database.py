@@ -36,7 +36,7 @@ def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str,
     return result
 
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 # Columns later versions added to tables that already existed: (version, table, column).
 # New tables need nothing here: create_schema creates whatever is missing.
 ADDED_COLUMNS = [

@@ -5,26 +5,13 @@ versions, URLs) is Text, since PostgreSQL enforces a VARCHAR's length and SQLite
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import sqlalchemy as sa
 
-from qarion_pypi.db.types import UTCDateTime
-
-metadata = sa.MetaData()
-
-
-def _id() -> sa.Column[str]:
-    return sa.Column("id", sa.String(36), primary_key=True)
-
-
-def _fk(name: str, target: str, *, nullable: bool = False, ondelete: str = "CASCADE") -> sa.Column[str]:
-    return sa.Column(name, sa.String(36), sa.ForeignKey(target, ondelete=ondelete), nullable=nullable)
-
-
-def _time(name: str, *, nullable: bool = False) -> sa.Column[datetime]:
-    return sa.Column(name, UTCDateTime(), nullable=nullable)
-
+# The shared MetaData and column helpers (columns.py), under the short names the tables use.
+from qarion_pypi.db.columns import id_column as _id
+from qarion_pypi.db.columns import metadata
+from qarion_pypi.db.columns import reference as _fk
+from qarion_pypi.db.columns import timestamp as _time
 
 schema_info = sa.Table(
     "schema_info",
@@ -300,6 +287,16 @@ filename_registry = sa.Table(
     sa.PrimaryKeyConstraint("repository_id", "filename"),
 )
 
+# A blob being placed for a row not yet written: release_unreferenced leaves it alone. A crashed
+# upload's claim is dropped by the orphan collector once it is older than its grace period.
+blob_claims = sa.Table(
+    "blob_claims",
+    metadata,
+    _id(),
+    sa.Column("sha256", sa.String(64), nullable=False, index=True),
+    _time("created_at"),
+)
+
 # Every management change, upload, yank and delete, whatever its outcome (DESIGN.md, issue 6).
 audit_events = sa.Table(
     "audit_events",
@@ -418,72 +415,6 @@ retention_rules = sa.Table(
     sa.Column("keep_latest", sa.Integer, nullable=True),
 )
 
-# A repository's vulnerability scan policy; no row means the defaults (scanning off).
-scan_policies = sa.Table(
-    "scan_policies",
-    metadata,
-    _fk("repository_id", "repositories.id"),
-    sa.Column("enabled", sa.Boolean, nullable=False),
-    sa.Column("provider", sa.String(16), nullable=False),
-    sa.Column("target_python_version", sa.String(16), nullable=True),
-    sa.Column("target_platform", sa.String(100), nullable=True),
-    sa.Column("include_public_index", sa.Boolean, nullable=False),
-    sa.Column("public_index_url", sa.String(1000), nullable=True),
-    sa.Column("extra_index_urls", sa.JSON, nullable=False),
-    sa.Column("enforcement_mode", sa.String(32), nullable=False),
-    sa.Column("severity_threshold", sa.String(16), nullable=False),
-    sa.Column("block_pending", sa.Boolean, nullable=False),
-    sa.Column("block_failed", sa.Boolean, nullable=False),
-    _time("updated_at"),
-    _fk("updated_by_id", "users.id", nullable=True, ondelete="SET NULL"),
-    sa.PrimaryKeyConstraint("repository_id"),
-)
-
-# Every scan of a file; the newest is the file's current one.
-file_scans = sa.Table(
-    "file_scans",
-    metadata,
-    _id(),
-    _fk("file_id", "files.id"),
-    _fk("repository_id", "repositories.id"),
-    sa.Column("job_id", sa.String(36), nullable=True),
-    # upload, manual, repository or retry
-    sa.Column("trigger", sa.String(16), nullable=False),
-    # pending, running, completed, failed or skipped
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("targets", sa.JSON, nullable=True),
-    sa.Column("dependency_count", sa.Integer, nullable=False, default=0),
-    sa.Column("finding_count", sa.Integer, nullable=False, default=0),
-    sa.Column("max_severity", sa.String(16), nullable=True),
-    sa.Column("dependencies", sa.JSON, nullable=False, default=list),
-    sa.Column("findings", sa.JSON, nullable=False, default=list),
-    sa.Column("error_message", sa.Text, nullable=True),
-    _fk("created_by_id", "users.id", nullable=True, ondelete="SET NULL"),
-    _time("created_at"),
-    _time("started_at", nullable=True),
-    _time("finished_at", nullable=True),
-)
-
-# OSV records (``qarion-pypi osv import``) as JSON, and the packages each names (one indexed query).
-osv_records = sa.Table(
-    "osv_records",
-    metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("modified", sa.Text, nullable=False),
-    sa.Column("document", sa.JSON, nullable=False),
-    _time("imported_at"),
-)
-
-osv_packages = sa.Table(
-    "osv_packages",
-    metadata,
-    sa.Column("record_id", sa.Text, sa.ForeignKey("osv_records.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("normalized_name", sa.Text, nullable=False),
-    sa.PrimaryKeyConstraint("normalized_name", "record_id"),
-)
-
-sa.Index("ix_file_scans_file", file_scans.c.file_id, file_scans.c.created_at)
-sa.Index("ix_osv_packages_record", osv_packages.c.record_id)
 sa.Index("ix_audit_time", audit_events.c.occurred_at)
 sa.Index("ix_proxy_files_blob", proxy_files.c.blob_sha256)
 sa.Index("ix_proxy_files_metadata_sha256", proxy_files.c.metadata_sha256)
@@ -497,3 +428,6 @@ sa.Index("ix_trusted_publishers_repository", trusted_publishers.c.repository_id)
 sa.Index("ix_trusted_publishers_issuer", trusted_publishers.c.issuer)
 sa.Index("ix_team_members_user", team_members.c.user_id)
 sa.Index("ix_grants_principal", project_scope_grants.c.principal_type, project_scope_grants.c.principal_id)
+
+# The vulnerability scanning tables live in their own module; here for ``tables.scan_policies``.
+from qarion_pypi.db.tables_scanning import file_scans, osv_packages, osv_records, scan_policies  # noqa: E402, F401

@@ -22,7 +22,7 @@ from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import parse_dist_filename
 from qarion_pypi.distributions.metadata import parse_off_loop
 from qarion_pypi.errors import BadRequest, Unavailable
-from qarion_pypi.repositories import core_metadata, proxy_cache
+from qarion_pypi.repositories import core_metadata, placement, proxy_cache
 from qarion_pypi.repositories.base import (
     METADATA_SUFFIX,
     BlobResource,
@@ -116,10 +116,9 @@ class ProxyRepository:
             upstream.blob.discard()
 
     async def _keep(self, file: Row, upstream: UpstreamFile) -> None:
-        async with self._ctx.db.transaction():
-            await self._ctx.db.lock("blob", file["sha256"])  # not released while it is kept
-            await self._ctx.blobs.commit(upstream.blob)
+        async with placement.placed(self._ctx, upstream.blob) as claim, self._ctx.db.transaction():
             await proxy_cache.set_file(self._ctx.db, file["id"], blob_sha256=file["sha256"])
+            await claim.settle(self._ctx.db)
 
     async def _ensure_cached(self, file: Row) -> str:
         """The blob of a proxied file, downloading and verifying it first if needed."""

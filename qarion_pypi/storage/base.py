@@ -12,13 +12,13 @@ import errno
 import hashlib
 import os
 import re
-import tempfile
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 import anyio.to_thread
 
@@ -46,11 +46,10 @@ class IncomingBlob:
     """
 
     def __init__(self, staging_dir: Path) -> None:
-        with full_disk_refused():
-            staging_dir.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=staging_dir, prefix=f"{STAGING_PREFIX}{os.getpid()}-")
-        self.path = Path(name)
-        self._file = os.fdopen(fd, "wb")
+        # Named now, created by the first flush in a worker thread: no file system call on the
+        # event loop. The name carries this process's id (``sweep_staging_dir``).
+        self.path = staging_dir / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
+        self._file: BinaryIO | None = None
         self._pending: list[bytes] = []
         self._pending_size = 0
         self.size = 0
@@ -76,15 +75,26 @@ class IncomingBlob:
         self._md5.update(data)
         self._blake2.update(data)
         with full_disk_refused():
+            if self._file is None:
+                self._file = self._create()
             self._write(data)
+
+    def _create(self) -> BinaryIO:
+        try:
+            return open(self.path, "xb")
+        except FileNotFoundError:  # the staging directory went away (or was never made)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return open(self.path, "xb")
 
     def _write(self, data: bytes) -> None:
         """The one place staged bytes reach the disk (a test's full disk replaces it)."""
+        assert self._file is not None
         self._file.write(data)
 
     async def finish(self) -> Digests:
         def finish_sync() -> None:
-            self._flush()
+            self._flush()  # creates the file even for an empty blob
+            assert self._file is not None
             with full_disk_refused():
                 self._file.flush()
                 os.fsync(self._file.fileno())
@@ -100,7 +110,7 @@ class IncomingBlob:
         return self.digests
 
     def discard(self) -> None:
-        if not self._file.closed:
+        if self._file is not None and not self._file.closed:
             self._file.close()
         self.path.unlink(missing_ok=True)
 

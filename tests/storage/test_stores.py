@@ -91,13 +91,24 @@ async def test_missing_blobs(store: BlobStore) -> None:
 
 async def test_discarded_staging_leaves_nothing(store: BlobStore) -> None:
     blob = store.incoming()
-    await blob.write(b"half an upload")
+    await blob.write(b"x" * (2 * 1024 * 1024))  # past one flush: the staging file exists
+    assert blob.path.exists()
     blob.discard()
     assert not blob.path.exists()
 
 
+async def test_a_staging_file_appears_with_its_first_bytes(store: BlobStore) -> None:
+    blob = store.incoming()
+    assert not blob.path.exists()  # nothing on disk for an upload that sent nothing yet
+    await blob.finish()
+    assert blob.path.read_bytes() == b"" and blob.digests is not None and blob.digests.size == 0
+    blob.discard()
+
+
 async def test_stale_staging_files_are_swept(store: BlobStore) -> None:
     stale, fresh = store.incoming(), store.incoming()
+    for blob in (stale, fresh):
+        await blob.finish()  # staged, not yet committed
     hour_ago = time.time() - 7200
     os.utime(stale.path, (hour_ago, hour_ago))
     assert await store.sweep_staging(3600) == 1
@@ -171,9 +182,11 @@ async def test_staging_files_of_a_process_that_is_gone_are_swept_at_any_age(stor
     finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(finished.stdout)
     staging = store.incoming().path.parent
+    staging.mkdir(parents=True, exist_ok=True)
     orphan = staging / f"incoming-{dead_pid}-abcdef"
     orphan.write_bytes(b"half an upload of a killed process")
     live = store.incoming()  # this process's own, young: kept
+    await live.finish()
     assert await store.sweep_staging(3600) >= 1
     assert not orphan.exists() and live.path.exists()
     live.discard()

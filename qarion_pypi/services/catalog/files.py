@@ -13,8 +13,8 @@ from qarion_pypi.db.ids import is_uuid
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import NotFound
 from qarion_pypi.repositories import core_metadata, records
+from qarion_pypi.repositories.placement import release_unreferenced
 from qarion_pypi.repositories.records import FileRecord, RepositoryRecord
-from qarion_pypi.services.catalog.blobs import release_unreferenced
 
 MAX_YANK_REASON = 1000
 

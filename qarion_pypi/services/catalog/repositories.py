@@ -16,10 +16,10 @@ from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import FieldError, ValidationFailed
 from qarion_pypi.repositories import core_metadata, records, settings
+from qarion_pypi.repositories.placement import release_unreferenced
 from qarion_pypi.repositories.records import RepositoryKind, RepositoryRecord
 from qarion_pypi.services.accounts import scopes
 from qarion_pypi.services.accounts.naming import ensure_slug_free, resolve_slug
-from qarion_pypi.services.catalog.blobs import release_unreferenced
 
 LIFECYCLE_FIELDS = ("is_active", "archived", *settings.ALL_FIELDS)
 

@@ -23,11 +23,10 @@ from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filenam
 from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
 from qarion_pypi.errors import BadRequest, Conflict
 from qarion_pypi.jobs.queue import JobRecord
-from qarion_pypi.repositories import core_metadata, records
+from qarion_pypi.repositories import core_metadata, placement, records
 from qarion_pypi.repositories.records import FileRecord, RepositoryKind, RepositoryRecord
 from qarion_pypi.scanning import scans
 from qarion_pypi.services.catalog import packages
-from qarion_pypi.services.catalog.blobs import release_unreferenced
 from qarion_pypi.services.publishing import attestations
 from qarion_pypi.storage import Digests, IncomingBlob
 
@@ -118,67 +117,76 @@ async def _record(
 ) -> UploadOutcome:
     digests = blob.digests
     assert digests is not None
-    placed: list[str] = []
+    # Refused or already there before anything is placed (twine --skip-existing sends a release
+    # again); checked again under the locks below, which is what decides.
+    outcome = await _settled_already(ctx, repository.id, dist, digests.sha256)
+    if outcome is not None:
+        return outcome
     scan_job: JobRecord | None = None
-    try:
-        async with ctx.db.transaction():
-            # Uploads of one project, and of the same bytes, take turns (replicas included): the
-            # checks below then see every upload that came first.
-            await ctx.db.lock("project", repository.id, metadata.normalized_name)
-            await ctx.db.lock("blob", digests.sha256)
-            existing, same_bytes = await clashing_files(ctx, repository.id, dist.filename, digests.sha256)
-            if existing is not None:
-                if existing.sha256 != digests.sha256:
-                    raise BadRequest(
-                        f"File already exists ('{dist.filename}', with sha256 hash "
-                        f"'{existing.sha256}'). A file's contents can never change; "
-                        "upload a new version instead."
-                    )
-                package = await _package_by_id(ctx, existing.package_id)
-                return UploadOutcome(created=False, package=package, file=existing)
-            if same_bytes is not None:
-                raise BadRequest(
-                    f"File already exists ('{dist.filename}', with sha256 hash '{digests.sha256}'): "
-                    f"the same contents were uploaded as '{same_bytes.filename}'."
-                )
-            await check_state(ctx, repository.id, dist)
-            package = await get_or_create_package(
-                ctx, repository.id, metadata.name, metadata.normalized_name, metadata.summary
-            )
-            status_refusal = packages.upload_refusal(package)
-            if status_refusal:
-                raise BadRequest(status_refusal)
-            await ctx.blobs.commit(blob)
-            placed.append(digests.sha256)
-            metadata_sha256 = await core_metadata.store(ctx.db, metadata.raw)
-            file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
-            file_row["storage_backend"] = ctx.blobs.name
-            file_row["publisher"] = await _publisher_of(ctx, principal)
-            file_row["attested_by"] = verified.publisher if verified else None
-            file_row.update(upload.provenance or {})
-            await ctx.db.execute(t.files.insert().values(**file_row))
-            if verified is not None:
-                await ctx.db.execute(
-                    t.file_provenance.insert().values(file_id=file_row["id"], provenance=verified.provenance)
-                )
+    # The blob is written and fsynced before the transaction: the write lock covers rows only.
+    async with placement.placed(ctx, blob) as claim, ctx.db.transaction():
+        # Uploads of one project, and of the same bytes, take turns (replicas included): the
+        # checks below then see every upload that came first.
+        await ctx.db.lock("project", repository.id, metadata.normalized_name)
+        await ctx.db.lock("blob", digests.sha256)
+        outcome = await _settled_already(ctx, repository.id, dist, digests.sha256)
+        if outcome is not None:
+            return outcome
+        package = await get_or_create_package(
+            ctx, repository.id, metadata.name, metadata.normalized_name, metadata.summary
+        )
+        status_refusal = packages.upload_refusal(package)
+        if status_refusal:
+            raise BadRequest(status_refusal)
+        metadata_sha256 = await core_metadata.store(ctx.db, metadata.raw)
+        file_row = _file_row(repository, package, principal, dist, digests, metadata, metadata_sha256)
+        file_row["storage_backend"] = ctx.blobs.name
+        file_row["publisher"] = await _publisher_of(ctx, principal)
+        file_row["attested_by"] = verified.publisher if verified else None
+        file_row.update(upload.provenance or {})
+        await ctx.db.execute(t.files.insert().values(**file_row))
+        if verified is not None:
             await ctx.db.execute(
-                t.filename_registry.insert().values(
-                    repository_id=repository.id, filename=dist.filename, created_at=file_row["created_at"]
-                )
+                t.file_provenance.insert().values(file_id=file_row["id"], provenance=verified.provenance)
             )
-            await records.touch(ctx.db, repository.id, principal.user_id)
-            scan_job = await scans.queue_on_upload(ctx, principal, repository.id, str(file_row["id"]))
-            if scan_job is not None:
-                file_row["scan_status"] = "pending"
-    except BaseException:
-        await release_unreferenced(ctx, placed)
-        raise
+        await ctx.db.execute(
+            t.filename_registry.insert().values(
+                repository_id=repository.id, filename=dist.filename, created_at=file_row["created_at"]
+            )
+        )
+        await records.touch(ctx.db, repository.id, principal.user_id)
+        await claim.settle(ctx.db)
+        scan_job = await scans.queue_on_upload(ctx, principal, repository.id, str(file_row["id"]))
+        if scan_job is not None:
+            file_row["scan_status"] = "pending"
     if scan_job is not None:
         await ctx.jobs.start(scan_job)
     ctx.metrics.uploads.inc()
     ctx.metrics.upload_bytes.inc(digests.size)
     file = FileRecord.from_row({**file_row, "uploaded_by": principal.username})
     return UploadOutcome(created=True, package=package, file=file)
+
+
+async def _settled_already(ctx: Context, repository_id: str, dist: DistFilename, sha256: str) -> UploadOutcome | None:
+    """The outcome when this exact file is already there (nothing to do); refuses a clash with
+    what the repository holds or once held; None for an upload to record."""
+    existing, same_bytes = await clashing_files(ctx, repository_id, dist.filename, sha256)
+    if existing is not None:
+        if existing.sha256 != sha256:
+            raise BadRequest(
+                f"File already exists ('{dist.filename}', with sha256 hash "
+                f"'{existing.sha256}'). A file's contents can never change; "
+                "upload a new version instead."
+            )
+        package = await _package_by_id(ctx, existing.package_id)
+        return UploadOutcome(created=False, package=package, file=existing)
+    if same_bytes is not None:
+        raise BadRequest(
+            f"File already exists ('{dist.filename}', with sha256 hash '{sha256}'): "
+            f"the same contents were uploaded as '{same_bytes.filename}'."
+        )
+    await check_state(ctx, repository_id, dist)
+    return None
 
 
 async def _publisher_of(ctx: Context, principal: Principal) -> dict[str, Any] | None:
@@ -194,10 +202,12 @@ async def _publisher_of(ctx: Context, principal: Principal) -> dict[str, Any] | 
 async def clashing_files(
     ctx: Context, repository_id: str, filename: str, sha256: str
 ) -> tuple[FileRecord | None, FileRecord | None]:
-    """(the file of this name, another file with these bytes), in one query."""
+    """(the file of this name, another file with these bytes), in one query of two index
+    lookups (as one OR, SQLite would walk every file of the repository)."""
+    in_repository = records.file_query().where(t.files.c.repository_id == repository_id)
     rows = await ctx.db.fetch_all(
-        records.file_query().where(
-            t.files.c.repository_id == repository_id, sa.or_(t.files.c.filename == filename, t.files.c.sha256 == sha256)
+        sa.union_all(
+            in_repository.where(t.files.c.filename == filename), in_repository.where(t.files.c.sha256 == sha256)
         )
     )
     found = [FileRecord.from_row(row) for row in rows]

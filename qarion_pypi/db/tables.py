@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 # The shared MetaData and column helpers (columns.py), under the short names the tables use.
 from qarion_pypi.db.columns import id_column as _id
-from qarion_pypi.db.columns import metadata
+from qarion_pypi.db.columns import metadata as metadata
 from qarion_pypi.db.columns import reference as _fk
 from qarion_pypi.db.columns import timestamp as _time
 
@@ -430,4 +430,7 @@ sa.Index("ix_team_members_user", team_members.c.user_id)
 sa.Index("ix_grants_principal", project_scope_grants.c.principal_type, project_scope_grants.c.principal_id)
 
 # The vulnerability scanning tables live in their own module; here for ``tables.scan_policies``.
-from qarion_pypi.db.tables_scanning import file_scans, osv_packages, osv_records, scan_policies  # noqa: E402, F401
+from qarion_pypi.db.tables_scanning import file_scans as file_scans  # noqa: E402
+from qarion_pypi.db.tables_scanning import osv_packages as osv_packages  # noqa: E402
+from qarion_pypi.db.tables_scanning import osv_records as osv_records  # noqa: E402
+from qarion_pypi.db.tables_scanning import scan_policies as scan_policies  # noqa: E402

@@ -8,7 +8,7 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,15 +103,17 @@ def new_admin_key() -> str:
     return "test-admin-" + secrets.token_hex(16)
 
 
-def spawn_server(data_dir: Path, admin_key: str | None = None, **settings: Any) -> LiveServer:
-    """``qarion-pypi serve`` started in a subprocess on a free loopback port, not yet waited
-    for; the caller stops it."""
+def spawn_server(
+    data_dir: Path, admin_key: str | None = None, *, args: Sequence[str] = (), **settings: Any
+) -> LiveServer:
+    """``qarion-pypi serve [args]`` started in a subprocess on a free loopback port, not yet
+    waited for; the caller stops it."""
     admin_key = admin_key or new_admin_key()
     port = free_port()
     log_path = data_dir.parent / f"{data_dir.name}-server.log"
     with open(log_path, "ab") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
-            [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data_dir)],
+            [sys.executable, "-m", "qarion_pypi", "serve", "--port", str(port), "--data-dir", str(data_dir), *args],
             env=server_environment(admin_key, **{**settings_for(data_dir), **settings}),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -122,11 +124,13 @@ def spawn_server(data_dir: Path, admin_key: str | None = None, **settings: Any) 
 
 
 @contextmanager
-def live_server(data_dir: Path, admin_key: str | None = None, **settings: Any) -> Iterator[LiveServer]:
-    """``qarion-pypi serve`` in a subprocess, as users run it, on a free loopback port.
+def live_server(
+    data_dir: Path, admin_key: str | None = None, *, args: Sequence[str] = (), **settings: Any
+) -> Iterator[LiveServer]:
+    """``qarion-pypi serve [args]`` in a subprocess, as users run it, on a free loopback port.
 
     Pass the ``admin_key`` of an earlier run to restart a server on the same data dir."""
-    running = spawn_server(data_dir, admin_key, **settings)
+    running = spawn_server(data_dir, admin_key, args=args, **settings)
     try:
         wait_until_serving(running)
         yield running

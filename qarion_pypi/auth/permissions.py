@@ -57,7 +57,8 @@ async def space_role(db: Database, principal: Principal, space_id: str) -> str |
     role = await db.fetch_val(
         sa.select(t.space_members.c.role).where(
             t.space_members.c.space_id == space_id, t.space_members.c.user_id == principal.user_id
-        )
+        ),
+        quick=True,
     )
     return None if role is None else str(role)
 
@@ -107,7 +108,8 @@ async def _scope_permission(
     db: Database, principal: Principal, project_scope_id: str, role: str | None, from_role: Permission
 ) -> Permission:
     default = await db.fetch_val(
-        sa.select(t.project_scopes.c.space_member_access_level).where(t.project_scopes.c.id == project_scope_id)
+        sa.select(t.project_scopes.c.space_member_access_level).where(t.project_scopes.c.id == project_scope_id),
+        quick=True,
     )
     levels = [Permission.NONE]
     if role is not None:
@@ -126,7 +128,8 @@ async def _scope_permission(
                     t.project_scope_grants.c.principal_id.in_(my_teams),
                 ),
             ),
-        )
+        ),
+        quick=True,  # one scope's grants
     )
     levels += [GRANT_LEVELS[row["access_level"]] for row in grants]
     return max(levels)

@@ -21,6 +21,7 @@ from sqlalchemy.sql.ddl import CreateIndex, CreateTable
 
 from qarion_pypi.db import tables
 from qarion_pypi.db.changes import SQLiteDataVersion
+from qarion_pypi.db.statements import Params
 from qarion_pypi.db.waits import PoolWaits
 
 Row = Mapping[str, Any]
@@ -78,9 +79,11 @@ class Engine(Protocol):
 
     def transaction(self) -> Any: ...
 
-    async def fetch_all(self, query: ClauseElement) -> list[dict[str, Any]]: ...
+    async def fetch_all(
+        self, query: ClauseElement, params: Params | None = None, *, quick: bool = False
+    ) -> list[dict[str, Any]]: ...
 
-    async def execute(self, query: ClauseElement) -> int: ...
+    async def execute(self, query: ClauseElement, params: Params | None = None) -> int: ...
 
 
 class Database:
@@ -91,6 +94,7 @@ class Database:
         self.pool_waits = PoolWaits()
         self._engine: Engine
         self._changes: SQLiteDataVersion | None = None
+        self._inserts: dict[tuple[str, bool], ClauseElement] = {}
         if self.is_sqlite:
             from qarion_pypi.db.sqlite import SQLiteEngine
 
@@ -179,25 +183,46 @@ class Database:
             )
         return await self.fetch_one(query.bindparams(n=name)) is not None
 
-    async def fetch_one(self, query: ClauseElement) -> Row | None:
-        rows = await self._engine.fetch_all(query)
+    # ``params``: for a statement built once (a module constant) with ``sa.bindparam``
+    # placeholders, or an INSERT without values: the values of this call. Such a statement is
+    # compiled once for the process (db/statements.py); statements built per call carry their
+    # values and are found again by their shape.
+    # ``quick``: the read is a lookup of a few rows by an index. SQLite runs it on the event
+    # loop's thread, where it takes microseconds, instead of a trip to the connection's thread
+    # (150-200 us of thread switching); a read that may walk a table must not say so.
+    async def fetch_one(self, query: ClauseElement, params: Params | None = None, *, quick: bool = False) -> Row | None:
+        rows = await self._engine.fetch_all(query, params, quick=quick)
         return rows[0] if rows else None
 
-    async def fetch_all(self, query: ClauseElement) -> list[Row]:
-        return list(await self._engine.fetch_all(query))
+    async def fetch_all(self, query: ClauseElement, params: Params | None = None, *, quick: bool = False) -> list[Row]:
+        return await self._engine.fetch_all(query, params, quick=quick)  # type: ignore[return-value]
 
-    async def fetch_val(self, query: ClauseElement) -> Any:
-        row = await self.fetch_one(query)
+    async def fetch_val(self, query: ClauseElement, params: Params | None = None, *, quick: bool = False) -> Any:
+        row = await self.fetch_one(query, params, quick=quick)
         return None if row is None else next(iter(row.values()))
 
-    async def execute(self, query: ClauseElement) -> int:
+    async def execute(self, query: ClauseElement, params: Params | None = None) -> int:
         """Run a statement; the number of rows it touched."""
-        return await self._engine.execute(query)
+        return await self._engine.execute(query, params)
+
+    async def insert(self, table: sa.Table, values: dict[str, Any]) -> None:
+        """INSERT one row, by a statement compiled once per table and set of columns."""
+        await self.execute(self._insert_into(table, absent=False), values)
 
     async def insert_if_absent(self, table: sa.Table, values: dict[str, Any]) -> None:
         """INSERT that does nothing when the primary key exists (SQLite and PostgreSQL spell it alike)."""
-        dialect_insert = sqlite_insert if self.is_sqlite else postgresql_insert
-        await self.execute(dialect_insert(table).values(**values).on_conflict_do_nothing())
+        await self.execute(self._insert_into(table, absent=True), values)
+
+    def _insert_into(self, table: sa.Table, *, absent: bool) -> ClauseElement:
+        statement = self._inserts.get((table.name, absent))
+        if statement is None:
+            if absent:
+                dialect_insert = sqlite_insert if self.is_sqlite else postgresql_insert
+                statement = dialect_insert(table).on_conflict_do_nothing()
+            else:
+                statement = table.insert()
+            self._inserts[(table.name, absent)] = statement
+        return statement
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

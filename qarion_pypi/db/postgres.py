@@ -21,14 +21,12 @@ import asyncpg
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.ddl import DDLElement
 
-from qarion_pypi.db.statements import positional_args
+from qarion_pypi.db.statements import Compilations, Params
 from qarion_pypi.db.waits import PoolWaits
 from qarion_pypi.errors import Conflict, Unavailable
 
 BUSY_RETRY_AFTER = 2
-_MAX_COMPILED = 2000
 
 
 class PostgresEngine:
@@ -42,7 +40,7 @@ class PostgresEngine:
         self._pool: asyncpg.Pool | None = None
         self._current: ContextVar[asyncpg.Connection | None] = ContextVar(f"pg-{id(self)}", default=None)
         self.dialect: Dialect = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
-        self._compiled: dict[Any, Any] = {}
+        self._statements = Compilations(self.dialect)
 
     async def connect(self) -> None:
         self._pool = await asyncpg.create_pool(
@@ -77,21 +75,18 @@ class PostgresEngine:
             finally:
                 self._current.reset(token)
 
-    async def fetch_all(self, query: ClauseElement) -> list[dict[str, Any]]:
-        sql, args, processors, names = self._compile(query)
-        records = await self._run("fetch", sql, args)
-        if not names:  # textual SQL: the driver's own names and values
-            return [dict(record) for record in records]
-        columns = list(zip(names, processors, strict=True))
-        return [
-            {name: process(value) if process else value for (name, process), value in zip(columns, record, strict=True)}
-            for record in records
-        ]
+    async def fetch_all(
+        self, query: ClauseElement, params: Params | None = None, *, quick: bool = False
+    ) -> list[dict[str, Any]]:
+        """``quick`` changes nothing here: every statement is a round trip on the loop already."""
+        compiled, args = self._statements.of(query, params)
+        records = await self._run("fetch", compiled.sql, args)
+        return compiled.rows(records, list(records[0].keys()) if records else [])
 
-    async def execute(self, query: ClauseElement) -> int:
+    async def execute(self, query: ClauseElement, params: Params | None = None) -> int:
         """The number of rows a DML statement touched (0 for DDL)."""
-        sql, args, _, _ = self._compile(query)
-        status: str = await self._run("execute", sql, args)
+        compiled, args = self._statements.of(query, params)
+        status: str = await self._run("execute", compiled.sql, args)
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
@@ -112,39 +107,10 @@ class PostgresEngine:
                 "The database is busy with other writes; try again shortly.", retry_after=BUSY_RETRY_AFTER
             ) from None
 
-    def _compile(self, query: ClauseElement) -> tuple[str, list[Any], list[Any], list[str]]:
-        """SQL, its arguments and, per result column, a processor and a name. Compilations are
-        kept by SQLAlchemy's cache key; statements with expanding IN lists are compiled each time."""
-        if isinstance(query, DDLElement):
-            return str(query.compile(dialect=self.dialect)), [], [], []
-        cache_key = query._generate_cache_key()
-        if cache_key is None:
-            return _bound(
-                query.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True}), None, self.dialect
-            )
-        compiled = self._compiled.get(cache_key.key)
-        if compiled is None:
-            compiled = query.compile(dialect=self.dialect, cache_key=cache_key)
-            if "POSTCOMPILE" in compiled.string:  # IN lists and the like expand per call
-                compiled = query.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
-                return _bound(compiled, None, self.dialect)
-            if len(self._compiled) >= _MAX_COMPILED:
-                self._compiled.clear()
-            self._compiled[cache_key.key] = compiled
-        return _bound(compiled, cache_key.bindparams, self.dialect)
-
     async def snapshot(self) -> str:
         """Moves whenever any transaction that wrote begins or ends, on any replica."""
         assert self._pool is not None
         return str(await self._pool.fetchval("SELECT pg_current_snapshot()::text"))
-
-
-def _bound(compiled: Any, extracted: Any, dialect: Any) -> tuple[str, list[Any], list[Any], list[str]]:
-    params = compiled.construct_params(extracted_parameters=extracted) if extracted is not None else compiled.params
-    args = positional_args(compiled, params)
-    columns = compiled._result_columns
-    results = [column.type._cached_result_processor(dialect, None) for column in columns]
-    return compiled.string, args, results, [column.keyname for column in columns]
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:

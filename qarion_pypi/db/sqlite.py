@@ -14,21 +14,18 @@ import sqlite3
 import time
 import typing
 import uuid
-from typing import Any, ClassVar
+import weakref
+from typing import Any
 
 import aiosqlite
 import databases
-from databases.backends.common.records import Record, Row, create_column_maps
-from databases.backends.sqlite import CompilationContext, SQLiteBackend, SQLiteConnection, SQLiteTransaction
+from databases.backends.sqlite import SQLiteBackend, SQLiteConnection, SQLiteTransaction
 from databases.core import DatabaseURL
-from databases.interfaces import Record as RecordInterface
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.engine.cursor import CursorResultMetaData
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.ddl import DDLElement
 
-from qarion_pypi.db.statements import positional_args
+from qarion_pypi.db.statements import Compilations, Params
 from qarion_pypi.db.waits import PoolWaits
 from qarion_pypi.errors import Conflict, InsufficientStorage, Unavailable
 
@@ -52,9 +49,11 @@ class PooledSQLitePool:
         self._opened = 0
         self._all: list[aiosqlite.Connection] = []
         self._memref = None  # read by SQLiteBackend.disconnect
+        self.writers = Writers(self._busy_ms, self._waits)
 
     async def _open(self) -> aiosqlite.Connection:
-        connection = aiosqlite.connect(self._database, isolation_level=None)
+        # Used from the loop's thread too, while its write transaction holds the lock (_holding).
+        connection = aiosqlite.connect(self._database, isolation_level=None, check_same_thread=False)
         await connection.__aenter__()
         try:
             await connection.execute(f"PRAGMA busy_timeout={self._busy_ms}")
@@ -110,6 +109,7 @@ class PooledSQLitePool:
         self._all.clear()
         self._opened = 0
         self._idle = None
+        self.writers = Writers(self._busy_ms, self._waits)  # its lock belongs to the loop that used it
 
 
 def _run(connection: sqlite3.Connection, sql: str, args: list[Any]) -> tuple[Any, list[Any], int]:
@@ -121,9 +121,22 @@ def _run(connection: sqlite3.Connection, sql: str, args: list[Any]) -> tuple[Any
         cursor.close()
 
 
-async def _in_thread(connection: aiosqlite.Connection, sql: str, args: list[Any]) -> tuple[Any, list[Any], int]:
+# Connections whose write transaction holds the write lock. Their statements, up to and with the
+# COMMIT, run on the event loop's thread: they can no longer wait for a lock, an indexed write
+# takes microseconds, and a trip to the connection's thread costs 150-200 us and lets every other
+# task run before the holder resumes, which is what made the lock's hold time grow with the
+# number of writers. Reads outside a write transaction run on the connection's thread: they may
+# be long (a root page of every project), and there they do not stop the loop.
+_holding: weakref.WeakSet[aiosqlite.Connection] = weakref.WeakSet()
+
+
+async def _execute(
+    connection: aiosqlite.Connection, sql: str, args: list[Any], *, quick: bool = False
+) -> tuple[Any, list[Any], int]:
     # aiosqlite's _execute runs a callable on its worker thread with the sqlite3 connection.
     try:
+        if quick or connection in _holding:
+            return _run(connection._conn, sql, args)
         result: tuple[Any, list[Any], int] = await connection._execute(_run, connection._conn, sql, args)  # type: ignore[no-untyped-call]
     except sqlite3.OperationalError as exc:
         raise _refusal(exc) from exc
@@ -154,89 +167,86 @@ class ImmediateTransaction(SQLiteTransaction):
     async def start(self, is_root: bool, extra_options: dict[typing.Any, typing.Any]) -> None:
         self._is_root = is_root
         if is_root:
-            await self._statement("BEGIN IMMEDIATE")
+            await self._writers.begin(self._connection.raw_connection)
         else:
             self._savepoint_name = f"QARION_SAVEPOINT_{uuid.uuid4().hex}"
             await self._statement(f"SAVEPOINT {self._savepoint_name}")
 
     async def commit(self) -> None:
-        await self._statement("COMMIT" if self._is_root else f"RELEASE SAVEPOINT {self._savepoint_name}")
+        if self._is_root:
+            await self._writers.end(self._connection.raw_connection, "COMMIT")
+        else:
+            await self._statement(f"RELEASE SAVEPOINT {self._savepoint_name}")
 
     async def rollback(self) -> None:
-        await self._statement("ROLLBACK" if self._is_root else f"ROLLBACK TO SAVEPOINT {self._savepoint_name}")
+        if self._is_root:
+            await self._writers.end(self._connection.raw_connection, "ROLLBACK")
+        else:
+            await self._statement(f"ROLLBACK TO SAVEPOINT {self._savepoint_name}")
+
+    @property
+    def _writers(self) -> Writers:
+        return typing.cast(PooledSQLitePool, self._connection._pool).writers
 
     async def _statement(self, sql: str) -> None:
-        await _in_thread(self._connection.raw_connection, sql, [])
+        await _execute(self._connection.raw_connection, sql, [])
+
+
+class Writers:
+    """This process's writers take turns on an asyncio lock before ``BEGIN IMMEDIATE``: the next
+    one starts as soon as a commit returns, instead of when SQLite's busy handler next wakes it
+    (1 ms, then 2, 5, 10 ... up to 100 ms between tries). Then ``BEGIN IMMEDIATE`` is tried on the
+    loop's thread without waiting; only when another process holds the lock does the connection's
+    thread wait for it, up to the lock timeout."""
+
+    def __init__(self, busy_ms: int, waits: PoolWaits) -> None:
+        self._busy_ms = busy_ms
+        self._waits = waits
+        self._turn = asyncio.Lock()
+
+    async def begin(self, connection: aiosqlite.Connection) -> None:
+        started = time.perf_counter() if self._turn.locked() else None
+        try:
+            async with asyncio.timeout(self._busy_ms / 1000):
+                await self._turn.acquire()
+        except TimeoutError:
+            raise _refusal(sqlite3.OperationalError("database is locked")) from None
+        if started is not None:  # waiting for the turn is waiting for the database too
+            self._waits.since(started)
+        try:
+            if not self._begin_at_once(connection._conn):
+                await _execute(connection, "BEGIN IMMEDIATE", [])
+        except BaseException:
+            self._turn.release()
+            raise
+        _holding.add(connection)
+
+    def _begin_at_once(self, sqlite: sqlite3.Connection) -> bool:
+        sqlite.execute("PRAGMA busy_timeout=0")
+        try:
+            sqlite.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY:
+                raise _refusal(exc) from exc
+            return False
+        finally:
+            sqlite.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+
+    async def end(self, connection: aiosqlite.Connection, sql: str) -> None:
+        """COMMIT or ROLLBACK, on the loop's thread too: neither waits for a lock, and a commit
+        returns to the loop only with the lock released. (About every hundredth commit also
+        checkpoints the WAL: some milliseconds.)"""
+        try:
+            await _execute(connection, sql, [])
+        finally:
+            _holding.discard(connection)
+            self._turn.release()
 
 
 class PooledSQLiteConnection(SQLiteConnection):
-    """Adds a compiled-statement cache: ``databases`` compiles every statement on every call,
-    which costs more than running a typical indexed query on SQLite."""
-
-    _compiled: ClassVar[dict[Any, Any]] = {}
-    _MAX_COMPILED = 2000
-
     def transaction(self) -> SQLiteTransaction:
         return ImmediateTransaction(self)
-
-    # databases' SQLite and interface classes disagree on the Record type they return.
-    async def fetch_all(self, query: ClauseElement) -> list[RecordInterface]:  # type: ignore[override]
-        sql, args, result_columns, context = self._compile(query)
-        description, rows, _ = await _in_thread(self.raw_connection, sql, args)
-        return _records(rows, description, result_columns, context, self._dialect)
-
-    async def fetch_one(self, query: ClauseElement) -> RecordInterface | None:  # type: ignore[override]
-        records = await self.fetch_all(query)
-        return records[0] if records else None
-
-    async def execute(self, query: ClauseElement) -> Any:
-        sql, args, _, _ = self._compile(query)
-        _, _, outcome = await _in_thread(self.raw_connection, sql, args)
-        return outcome
-
-    # databases annotates _compile as a 3-tuple but returns (sql, args, result_map, context).
-    def _compile(self, query: ClauseElement) -> Any:
-        cache_key = None if isinstance(query, DDLElement) else query._generate_cache_key()
-        if cache_key is None:
-            return super()._compile(query)
-        compiled: Any = self._compiled.get(cache_key.key)
-        if compiled is None:
-            compiled = query.compile(dialect=self._dialect, cache_key=cache_key)
-            if "POSTCOMPILE" in compiled.string:  # IN lists and the like expand per call
-                return super()._compile(query)
-            if len(self._compiled) >= self._MAX_COMPILED:
-                self._compiled.clear()
-            self._compiled[cache_key.key] = compiled
-        return _bind(compiled, cache_key.bindparams, self._dialect)
-
-
-def _records(
-    rows: list[Any], description: Any, result_columns: Any, context: Any, dialect: Any
-) -> list[RecordInterface]:
-    """Rows as ``databases`` Records, built the way its own backend builds them."""
-    if not rows:
-        return []
-    column_maps = create_column_maps(result_columns)
-    metadata = CursorResultMetaData(context, description)
-    return [
-        Record(Row(metadata, metadata._processors, metadata._keymap, row), result_columns, dialect, column_maps)  # type: ignore[arg-type]
-        for row in rows
-    ]
-
-
-def _bind(compiled: Any, extracted: Any, dialect: Any) -> tuple[str, list[Any], Any, CompilationContext]:
-    """What ``SQLiteConnection._compile`` returns, from a cached compilation and this call's values."""
-    args = positional_args(compiled, compiled.construct_params(extracted_parameters=extracted))
-    context = dialect.execution_ctx_cls()
-    context.dialect = dialect
-    context.result_column_struct = (
-        compiled._result_columns,
-        compiled._ordered_columns,
-        compiled._textual_ordered_columns,
-        compiled._ad_hoc_textual,
-        compiled._loose_column_name_matching,
-    )
-    return compiled.string, args, compiled._result_columns, CompilationContext(context)
 
 
 class PooledSQLiteBackend(SQLiteBackend):
@@ -270,6 +280,7 @@ class SQLiteEngine:
     def __init__(self, url: str, *, lock_timeout: float = 10.0, waits: PoolWaits | None = None) -> None:
         self._db = _Databases(url, lock_timeout=lock_timeout, waits=waits)
         self.dialect: Dialect = sqlite_dialect.dialect()
+        self._statements = Compilations(self.dialect)
         self.path = self._db.url.database
 
     async def connect(self) -> None:
@@ -281,11 +292,19 @@ class SQLiteEngine:
     def transaction(self) -> typing.AsyncContextManager[None]:
         return _transaction(self._db)
 
-    async def fetch_all(self, query: ClauseElement) -> list[dict[str, Any]]:
-        return [dict(record._mapping) for record in await self._db.fetch_all(query)]
+    async def fetch_all(
+        self, query: ClauseElement, params: Params | None = None, *, quick: bool = False
+    ) -> list[dict[str, Any]]:
+        compiled, args = self._statements.of(query, params)
+        async with self._db.connection() as connection:  # the task's own, or its transaction's
+            description, rows, _ = await _execute(connection.raw_connection, compiled.sql, args, quick=quick)
+        return compiled.rows(rows, [column[0] for column in description or ()])
 
-    async def execute(self, query: ClauseElement) -> int:
-        return int(await self._db.execute(query) or 0)
+    async def execute(self, query: ClauseElement, params: Params | None = None) -> int:
+        compiled, args = self._statements.of(query, params)
+        async with self._db.connection() as connection:
+            _, _, count = await _execute(connection.raw_connection, compiled.sql, args)
+        return max(count, 0)
 
 
 @contextlib.asynccontextmanager

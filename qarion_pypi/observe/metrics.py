@@ -45,7 +45,8 @@ class Metrics:
                                        registry=r)  # fmt: skip
         self.jobs = Gauge("qarion_jobs", "Jobs by kind and status (read from the database)", ["kind", "status"],
                           registry=r)  # fmt: skip
-        self.pool_waits = Histogram("qarion_db_pool_wait_seconds", "Time requests waited for a database connection",
+        self.pool_waits = Histogram("qarion_db_pool_wait_seconds",
+                                    "Time requests waited for a database connection (SQLite: or their turn to write)",
                                     buckets=_LATENCY_BUCKETS, registry=r)  # fmt: skip
 
     def watch_page_cache(self, counts: Callable[[], tuple[int, int]]) -> None:

@@ -24,6 +24,9 @@ from qarion_pypi.storage import IncomingBlob
 log = logging.getLogger(__name__)
 
 
+_DROP_CLAIM = t.blob_claims.delete().where(t.blob_claims.c.id == sa.bindparam("claim"))
+
+
 class Claim:
     """The claim on a blob being placed; ``settle`` drops it in the transaction that writes the
     row referencing the blob."""
@@ -34,7 +37,7 @@ class Claim:
         self.settled = False
 
     async def settle(self, db: Database) -> None:
-        await db.execute(t.blob_claims.delete().where(t.blob_claims.c.id == self.id))
+        await db.execute(_DROP_CLAIM, {"claim": self.id})
         self.settled = True
 
 
@@ -47,7 +50,7 @@ async def placed(ctx: Context, blob: IncomingBlob) -> AsyncIterator[Claim]:
     claim = Claim(blob.digests.sha256)
     async with ctx.db.transaction():
         await ctx.db.lock("blob", claim.sha256)  # a removal in progress finishes first
-        await ctx.db.execute(t.blob_claims.insert().values(id=claim.id, sha256=claim.sha256, created_at=utcnow()))
+        await ctx.db.insert(t.blob_claims, {"id": claim.id, "sha256": claim.sha256, "created_at": utcnow()})
     try:
         await ctx.blobs.commit(blob)
         yield claim

@@ -189,7 +189,7 @@ def query() -> sa.Select[Any]:
 
 
 async def _one(db: Database, statement: sa.Select[Any]) -> RepositoryRecord:
-    row = await db.fetch_one(statement)
+    row = await db.fetch_one(statement, quick=True)  # by id or by slugs: unique indexes
     if row is None:
         raise NotFound("Repository not found.")
     return RepositoryRecord.from_row(row)
@@ -255,12 +255,20 @@ async def members(db: Database, record: RepositoryRecord) -> list[RepositoryReco
     return [by_id[member_id] for member_id in order if member_id in by_id]
 
 
+_TOUCH = (
+    t.repositories.update()
+    .where(t.repositories.c.id == sa.bindparam("repository"))
+    .values(
+        serial=t.repositories.c.serial + 1,
+        updated_at=sa.bindparam("now"),
+        updated_by_id=sa.func.coalesce(sa.bindparam("user", type_=sa.String), t.repositories.c.updated_by_id),
+    )
+)
+
+
 async def touch(db: Database, repository_id: str, user_id: str | None) -> None:
     """Record a change to the repository's contents: a new serial, so caches and ETags move on."""
-    values: dict[str, object] = {"serial": t.repositories.c.serial + 1, "updated_at": utcnow()}
-    if user_id is not None:
-        values["updated_by_id"] = user_id
-    await db.execute(t.repositories.update().where(t.repositories.c.id == repository_id).values(**values))
+    await db.execute(_TOUCH, {"repository": repository_id, "now": utcnow(), "user": user_id})
 
 
 @dataclass(frozen=True)

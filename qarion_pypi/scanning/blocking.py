@@ -22,8 +22,8 @@ from qarion_pypi.simple.model import ProjectPage
 
 async def wrap(ctx: Context, repository: Repository) -> Repository:
     """The repository, behind blocking when its scan policy can block anything."""
-    if repository.record.kind is not RepositoryKind.HOSTED:
-        return repository
+    if repository.record.kind is not RepositoryKind.HOSTED or not ctx.settings.scanning_enabled:
+        return repository  # with scanning off nothing is blocked: no policy to read per request
     enforced = await enforcement(ctx, repository.record.id)
     return ScanBlocking(ctx, repository, enforced) if enforced.can_block else repository
 

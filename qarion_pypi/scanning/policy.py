@@ -110,8 +110,11 @@ async def policies(ctx: Context, repository_ids: list[str]) -> dict[str, ScanPol
     return {repository_id: found.get(repository_id, ScanPolicy()) for repository_id in repository_ids}
 
 
+_POLICY = sa.select(t.scan_policies).where(t.scan_policies.c.repository_id == sa.bindparam("repository_id"))
+
+
 async def get_policy(ctx: Context, repository_id: str) -> ScanPolicy:
-    return (await policies(ctx, [repository_id]))[repository_id]
+    return _from_row(await ctx.db.fetch_one(_POLICY, {"repository_id": repository_id}, quick=True))
 
 
 def enforcement_of(ctx: Context, policy: ScanPolicy) -> Enforcement:

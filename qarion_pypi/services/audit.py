@@ -39,22 +39,22 @@ class Event:
 
 
 async def record(ctx: Context, actor: Principal | None, event: Event) -> None:
-    await ctx.db.execute(
-        t.audit_events.insert().values(
-            id=new_id(),
-            occurred_at=utcnow(),
-            actor_id=actor.user_id if actor else None,
-            actor=actor.username if actor else None,
-            action=event.action,
-            resource_type=event.resource_type,
-            resource_id=event.resource_id,
-            resource_name=event.resource_name[:255] or None,
-            space=event.space,
-            outcome=event.outcome,
-            status=event.status,
-            detail=event.detail[:2000],
-        )
-    )
+    row = {
+        "id": new_id(),
+        "occurred_at": utcnow(),
+        "actor_id": actor.user_id if actor else None,
+        "actor": actor.username if actor else None,
+        "action": event.action,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "resource_name": event.resource_name[:255] or None,
+        "space": event.space,
+        "outcome": event.outcome,
+        "status": event.status,
+        "detail": event.detail[:2000],
+    }
+    async with ctx.db.transaction():  # a writer's turn like any other (SQLite: no thread hop)
+        await ctx.db.insert(t.audit_events, row)
 
 
 @dataclass(frozen=True)

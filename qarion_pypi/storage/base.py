@@ -92,22 +92,36 @@ class IncomingBlob:
         self._file.write(data)
 
     async def finish(self) -> Digests:
-        def finish_sync() -> None:
-            self._flush()  # creates the file even for an empty blob
-            assert self._file is not None
-            with full_disk_refused():
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            self._file.close()
+        await anyio.to_thread.run_sync(self._finish)
+        assert self.digests is not None
+        return self.digests
 
-        await anyio.to_thread.run_sync(finish_sync)
+    def stage_file(self, source: Path, chunk_size: int = _FLUSH_AT) -> Digests:
+        """Blocking (call it in a worker thread): the whole of a local file, staged and finished
+        in one go, as ``write``s and ``finish`` would (``qarion-pypi load``)."""
+        with source.open("rb") as handle:
+            while chunk := handle.read(chunk_size):
+                self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                self.size += len(chunk)
+                self._flush()
+        self._finish()
+        assert self.digests is not None
+        return self.digests
+
+    def _finish(self) -> None:
+        self._flush()  # creates the file even for an empty blob
+        assert self._file is not None
+        with full_disk_refused():
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        self._file.close()
         self.digests = Digests(
             size=self.size,
             sha256=self._sha256.hexdigest(),
             md5=self._md5.hexdigest(),
             blake2_256=self._blake2.hexdigest(),
         )
-        return self.digests
 
     def discard(self) -> None:
         if self._file is not None and not self._file.closed:

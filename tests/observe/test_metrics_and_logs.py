@@ -79,8 +79,11 @@ def test_metrics_count_upstream_errors_and_pool_waits(server: LiveServer) -> Non
     with repo.raw("viewer") as http:
         assert http.get(proxy["simple_index_url"].removeprefix(server.url) + "anything/").status_code == 404
     wheels = [(f"crowd{n}-1.0-py3-none-any.whl", d.wheel(f"crowd{n}", "1.0")) for n in range(16)]
-    with concurrent.futures.ThreadPoolExecutor(16) as pool:  # more writers than pooled connections
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:  # more callers than pooled connections
         assert all(r.status_code == 200 for r in pool.map(lambda w: repo.upload(*w), wheels))
+        with repo.client() as api:  # listings read on the connections' threads, holding them meanwhile
+            listings = pool.map(lambda _: api.get(f"{repo.manage}/packages").status_code, range(64))
+            assert set(listings) == {200}
     after = _samples(server)
     assert _value(after, "qarion_upstream_errors_total") > _value(before, "qarion_upstream_errors_total")
     waits = "qarion_db_pool_wait_seconds_count"

@@ -30,7 +30,7 @@ async def authenticate(ctx: Context, credentials: Credentials) -> Principal:
     if credentials.key.startswith(MINTED_PREFIX):
         return await _minted(ctx, credentials)
     digest = hash_key(credentials.key)
-    row = await ctx.db.fetch_one(key_query().where(t.api_keys.c.key_hash == digest))
+    row = await ctx.db.fetch_one(key_query().where(t.api_keys.c.key_hash == digest), quick=True)
     if row is None or not hmac.compare_digest(row["key_hash"], digest):
         raise Unauthenticated("Invalid or revoked API key.")
     found = usable_key(row)
@@ -78,7 +78,7 @@ def key_principal(row: Row) -> Principal:
 
 async def _minted(ctx: Context, credentials: Credentials) -> Principal:
     digest = hash_key(credentials.key)
-    row = await ctx.db.fetch_one(sa.select(t.publish_tokens).where(t.publish_tokens.c.token_hash == digest))
+    row = await ctx.db.fetch_one(sa.select(t.publish_tokens).where(t.publish_tokens.c.token_hash == digest), quick=True)
     if row is None or not hmac.compare_digest(row["token_hash"], digest):
         raise Unauthenticated("Invalid upload token.")
     if credentials.username not in (None, TOKEN_USERNAME, OIDC_USERNAME):

@@ -25,7 +25,6 @@ from qarion_pypi.services.catalog import uploads
 from qarion_pypi.storage import IncomingBlob
 
 DISTRIBUTION_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".egg")
-CHUNK = 1024 * 1024
 
 
 @dataclass
@@ -65,10 +64,7 @@ def distributions(root: Path) -> tuple[list[Path], int]:
 async def _staged(ctx: Context, path: Path) -> IncomingBlob:
     blob = ctx.blobs.incoming()
     try:
-        with path.open("rb") as handle:
-            while chunk := await anyio.to_thread.run_sync(handle.read, CHUNK):
-                await blob.write(chunk)
-        await blob.finish()
+        await anyio.to_thread.run_sync(blob.stage_file, path)
     except BaseException:
         blob.discard()
         raise

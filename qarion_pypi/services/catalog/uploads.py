@@ -144,15 +144,14 @@ async def _record(
         file_row["publisher"] = await _publisher_of(ctx, principal)
         file_row["attested_by"] = verified.publisher if verified else None
         file_row.update(upload.provenance or {})
-        await ctx.db.execute(t.files.insert().values(**file_row))
+        await ctx.db.insert(t.files, file_row)
         if verified is not None:
             await ctx.db.execute(
                 t.file_provenance.insert().values(file_id=file_row["id"], provenance=verified.provenance)
             )
-        await ctx.db.execute(
-            t.filename_registry.insert().values(
-                repository_id=repository.id, filename=dist.filename, created_at=file_row["created_at"]
-            )
+        await ctx.db.insert(
+            t.filename_registry,
+            {"repository_id": repository.id, "filename": dist.filename, "created_at": file_row["created_at"]},
         )
         await records.touch(ctx.db, repository.id, principal.user_id)
         await claim.settle(ctx.db)
@@ -199,44 +198,54 @@ async def _publisher_of(ctx: Context, principal: Principal) -> dict[str, Any] | 
     return dict(identity) if identity else None
 
 
+_IN_REPOSITORY = records.file_query().where(t.files.c.repository_id == sa.bindparam("repository_id"))
+# The file of this name and the files with these bytes: two index lookups (as one OR, SQLite
+# would walk every file of the repository).
+_CLASHING = sa.union_all(
+    _IN_REPOSITORY.where(t.files.c.filename == sa.bindparam("filename")),
+    _IN_REPOSITORY.where(t.files.c.sha256 == sa.bindparam("sha256")),
+)
+
+
 async def clashing_files(
     ctx: Context, repository_id: str, filename: str, sha256: str
 ) -> tuple[FileRecord | None, FileRecord | None]:
-    """(the file of this name, another file with these bytes), in one query of two index
-    lookups (as one OR, SQLite would walk every file of the repository)."""
-    in_repository = records.file_query().where(t.files.c.repository_id == repository_id)
-    rows = await ctx.db.fetch_all(
-        sa.union_all(
-            in_repository.where(t.files.c.filename == filename), in_repository.where(t.files.c.sha256 == sha256)
-        )
-    )
+    """(the file of this name, another file with these bytes)."""
+    params = {"repository_id": repository_id, "filename": filename, "sha256": sha256}
+    rows = await ctx.db.fetch_all(_CLASHING, params, quick=True)
     found = [FileRecord.from_row(row) for row in rows]
     named = next((file for file in found if file.filename == filename), None)
     other = next((file for file in found if file.filename != filename), None)
     return named, other
 
 
+_REUSED = sa.select(t.filename_registry.c.filename).where(
+    t.filename_registry.c.repository_id == sa.bindparam("repository_id"),
+    t.filename_registry.c.filename == sa.bindparam("filename"),
+)
+# By the package's id (a unique index), then its files (an index): cheap however large the
+# repository, whatever the planner believes about its size.
+_SAME_KIND = sa.select(t.files.c.filename, t.files.c.version).where(
+    t.files.c.package_id
+    == sa.select(t.packages.c.id)
+    .where(
+        t.packages.c.repository_id == sa.bindparam("repository_id"),
+        t.packages.c.normalized_name == sa.bindparam("name"),
+    )
+    .scalar_subquery(),
+    t.files.c.distribution_type == sa.bindparam("distribution_type"),
+)
+
+
 async def check_state(ctx: Context, repository_id: str, dist: DistFilename) -> None:
     """The rules that depend on what the repository once held."""
-    reused = await ctx.db.fetch_one(
-        sa.select(t.filename_registry.c.filename).where(
-            t.filename_registry.c.repository_id == repository_id,
-            t.filename_registry.c.filename == dist.filename,
-        )
-    )
+    reused = await ctx.db.fetch_one(_REUSED, {"repository_id": repository_id, "filename": dist.filename}, quick=True)
     if reused is not None:
         raise BadRequest("This filename has already been used, use a different version.")
-    # By the package's id (a unique index), then its files (an index): cheap however large the
-    # repository, whatever the planner believes about its size.
-    package_id = (
-        sa.select(t.packages.c.id)
-        .where(t.packages.c.repository_id == repository_id, t.packages.c.normalized_name == dist.name)
-        .scalar_subquery()
-    )
     same_kind = await ctx.db.fetch_all(
-        sa.select(t.files.c.filename, t.files.c.version).where(
-            t.files.c.package_id == package_id, t.files.c.distribution_type == dist.distribution_type
-        )
+        _SAME_KIND,
+        {"repository_id": repository_id, "name": dist.name, "distribution_type": dist.distribution_type},
+        quick=True,  # one release's files: a project has a few hundred
     )
     release = [row["filename"] for row in same_kind if Version(row["version"]) == dist.version]
     if dist.distribution_type == "sdist" and release:
@@ -254,20 +263,26 @@ def _same_wheel(stored: DistFilename, new: DistFilename) -> bool:
     return stored.build == new.build and stored.tags == new.tags
 
 
+_PACKAGE = sa.select(t.packages).where(t.packages.c.id == sa.bindparam("package_id"))
+_TOUCH_PACKAGE = (
+    t.packages.update()
+    .where(
+        t.packages.c.repository_id == sa.bindparam("repository"), t.packages.c.normalized_name == sa.bindparam("name")
+    )
+    .values(updated_at=sa.bindparam("now"))
+    .returning(*t.packages.c)
+)
+
+
 async def _package_by_id(ctx: Context, package_id: str) -> Row:
-    row = await ctx.db.fetch_one(sa.select(t.packages).where(t.packages.c.id == package_id))
+    row = await ctx.db.fetch_one(_PACKAGE, {"package_id": package_id}, quick=True)
     assert row is not None
     return row
 
 
 async def get_or_create_package(ctx: Context, repository_id: str, name: str, normalized: str, summary: str) -> Row:
     now = utcnow()
-    touched = await ctx.db.fetch_one(
-        t.packages.update()
-        .where(t.packages.c.repository_id == repository_id, t.packages.c.normalized_name == normalized)
-        .values(updated_at=now)
-        .returning(*t.packages.c)
-    )
+    touched = await ctx.db.fetch_one(_TOUCH_PACKAGE, {"repository": repository_id, "name": normalized, "now": now})
     if touched is not None:
         return touched
     row = {
@@ -281,7 +296,7 @@ async def get_or_create_package(ctx: Context, repository_id: str, name: str, nor
         "status": "active",
         "status_reason": None,
     }
-    await ctx.db.execute(t.packages.insert().values(**row))
+    await ctx.db.insert(t.packages, row)
     return row
 
 

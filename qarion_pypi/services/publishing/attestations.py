@@ -11,26 +11,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
 import pydantic
 import sqlalchemy as sa
-from pypi_attestations import (
-    Attestation,
-    AttestationBundle,
-    Distribution,
-    GitHubPublisher,
-    GitLabPublisher,
-    Provenance,
-    Publisher,
-    VerificationError,
-)
 
 from qarion_pypi.context import Context
 from qarion_pypi.db import tables as t
 from qarion_pypi.errors import BadRequest
 from qarion_pypi.repositories.records import RepositoryRecord
+
+# pypi-attestations (and sigstore behind it) takes a third of a second to import: it is imported
+# by the calls that need it, when an upload carries attestations, not by every process start.
+if TYPE_CHECKING:
+    from pypi_attestations import Attestation, Distribution, Provenance, Publisher
 
 MAX_ATTESTATIONS = 8  # PEP 740 expects one per kind (publish, SLSA); room for a few more
 PROVENANCE_TYPE = "application/vnd.pypi.integrity.v1+json"
@@ -52,6 +47,8 @@ def parse(raw: str | None) -> list[Attestation] | None:
         raise BadRequest("Invalid attestations: the field is not JSON.") from None
     if not isinstance(items, list) or not items or len(items) > MAX_ATTESTATIONS:
         raise BadRequest(f"Invalid attestations: expected a JSON array of 1 to {MAX_ATTESTATIONS} attestations.")
+    from pypi_attestations import Attestation
+
     try:
         return [Attestation.model_validate(item) for item in items]
     except pydantic.ValidationError as exc:
@@ -61,6 +58,8 @@ def parse(raw: str | None) -> list[Attestation] | None:
 
 
 def _publisher(row: Any) -> Publisher | None:
+    from pypi_attestations import GitHubPublisher, GitLabPublisher
+
     claims = row["claims"]
     if row["kind"] == "github":
         return GitHubPublisher(
@@ -76,6 +75,8 @@ def _publisher(row: Any) -> Publisher | None:
 
 
 def _verify_all(attestations: list[Attestation], publishers: list[Publisher], dist: Distribution) -> Provenance:
+    from pypi_attestations import AttestationBundle, Provenance, VerificationError
+
     bundles: dict[int, list[Attestation]] = {}
     for number, attestation in enumerate(attestations, start=1):
         reasons = []
@@ -117,6 +118,8 @@ async def verify(
         raise BadRequest(
             f"Repository {repository.slug!r} has no GitHub or GitLab trusted publisher to verify attestations against."
         )
+    from pypi_attestations import Distribution
+
     dist = Distribution(name=filename, digest=sha256)
     provenance = await anyio.to_thread.run_sync(_verify_all, attestations, publishers, dist)
     first = provenance.attestation_bundles[0].publisher

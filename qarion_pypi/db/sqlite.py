@@ -3,7 +3,9 @@
 The stock backend opens a new aiosqlite connection (and thread) for every acquire. This one keeps
 a few connections open, in WAL mode with a busy timeout, and starts write transactions with
 ``BEGIN IMMEDIATE`` so that writers queue on the lock instead of failing to upgrade it: with one
-writer at a time, SQLite needs no other lock.
+writer at a time, SQLite needs no other lock. ``databases`` manages the connections and
+transactions; statements are compiled by ``db/statements.py`` and run here, on the connection's
+thread or, inside a write transaction and for quick lookups, on the event loop's (``_holding``).
 """
 
 from __future__ import annotations

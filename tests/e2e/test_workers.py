@@ -5,15 +5,19 @@ kernel spreads them over the workers), and each test first sees both workers ans
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from qarion_pypi.cli.workers import STARTUP_SECONDS
 from tests.support.backends import StateReader
 from tests.support.distbuilder import wheel
 from tests.support.harness import LiveServer, Repo, cli, live_server, make_repo
@@ -151,3 +155,33 @@ def test_a_port_in_use_is_named(tmp_path: Path) -> None:
         done = cli("serve", "--workers", "2", "--port", port, "--data-dir", tmp_path / "data")
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+
+
+@pytest.mark.slow  # a worker must outlive the start-up window (10 s) before it is killed
+def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(tmp_path: Path) -> None:
+    with live_server(tmp_path / "data", args=("--workers", "2"), log_level="info") as server:
+        repo = make_repo(server)
+        assert server.log_path is not None
+        started = re.findall(r"Started server process \[(\d+)\]", server.log_path.read_text())
+        assert len(started) == 2
+        time.sleep(STARTUP_SECONDS + 0.5)  # younger, its death would count as a failed start
+        victim = int(started[0])
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        replacement: set[str] = set()
+        while time.monotonic() < deadline and not replacement:
+            time.sleep(0.2)
+            log = server.log_path.read_text()
+            replacement = set(re.findall(r"Started server process \[(\d+)\]", log)) - set(started)
+        assert replacement, "no worker was started in place of the killed one"
+        assert f"worker {victim} exited with -9; starting another" in log
+        # The new worker answers, with the same data as the survivor.
+        since = _log_size(server)
+        for _ in range(ATTEMPTS):
+            with server.http(auth=("__token__", repo.keys["viewer"])) as http:
+                assert http.get(repo.simple).status_code == 200
+            if replacement & _answering_pids(server, "/simple/", since):
+                break
+        else:
+            pytest.fail("the replacement worker never answered")
+        assert str(victim) not in _answering_pids(server, "/simple/", since)

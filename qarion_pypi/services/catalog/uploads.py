@@ -117,11 +117,13 @@ async def _record(
 ) -> UploadOutcome:
     digests = blob.digests
     assert digests is not None
-    # Refused or already there before anything is placed (twine --skip-existing sends a release
-    # again); checked again under the locks below, which is what decides.
-    outcome = await _settled_already(ctx, repository.id, dist, digests.sha256)
-    if outcome is not None:
-        return outcome
+    # Already there, before anything is placed (twine --skip-existing sends a release again).
+    # Only that is decided here: the checks that refuse read several statements, and without the
+    # locks below another upload's commit can fall between them (its registry row seen, its file
+    # not), so they are made under the locks only.
+    existing, _ = await clashing_files(ctx, repository.id, dist.filename, digests.sha256)
+    if existing is not None and existing.sha256 == digests.sha256:
+        return await _kept(ctx, existing)
     scan_job: JobRecord | None = None
     # The blob is written and fsynced before the transaction: the write lock covers rows only.
     async with placement.placed(ctx, blob) as claim, ctx.db.transaction():
@@ -177,8 +179,7 @@ async def _settled_already(ctx: Context, repository_id: str, dist: DistFilename,
                 f"'{existing.sha256}'). A file's contents can never change; "
                 "upload a new version instead."
             )
-        package = await _package_by_id(ctx, existing.package_id)
-        return UploadOutcome(created=False, package=package, file=existing)
+        return await _kept(ctx, existing)
     if same_bytes is not None:
         raise BadRequest(
             f"File already exists ('{dist.filename}', with sha256 hash '{sha256}'): "
@@ -186,6 +187,13 @@ async def _settled_already(ctx: Context, repository_id: str, dist: DistFilename,
         )
     await check_state(ctx, repository_id, dist)
     return None
+
+
+async def _kept(ctx: Context, existing: FileRecord) -> UploadOutcome:
+    """The outcome of an upload of a file that is there already, with these very bytes."""
+    package = await ctx.db.fetch_one(_PACKAGE, {"package_id": existing.package_id}, quick=True)
+    assert package is not None
+    return UploadOutcome(created=False, package=package, file=existing)
 
 
 async def _publisher_of(ctx: Context, principal: Principal) -> dict[str, Any] | None:
@@ -272,12 +280,6 @@ _TOUCH_PACKAGE = (
     .values(updated_at=sa.bindparam("now"))
     .returning(*t.packages.c)
 )
-
-
-async def _package_by_id(ctx: Context, package_id: str) -> Row:
-    row = await ctx.db.fetch_one(_PACKAGE, {"package_id": package_id}, quick=True)
-    assert row is not None
-    return row
 
 
 async def get_or_create_package(ctx: Context, repository_id: str, name: str, normalized: str, summary: str) -> Row:

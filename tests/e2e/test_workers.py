@@ -162,8 +162,12 @@ def test_a_killed_worker_is_replaced_and_the_port_keeps_answering(tmp_path: Path
     with live_server(tmp_path / "data", args=("--workers", "2"), log_level="info") as server:
         repo = make_repo(server)
         assert server.log_path is not None
-        started = re.findall(r"Started server process \[(\d+)\]", server.log_path.read_text())
-        assert len(started) == 2
+        started: list[str] = []
+        deadline = time.monotonic() + 30  # the port answers once the first worker is up
+        while time.monotonic() < deadline and len(started) < 2:
+            started = re.findall(r"Started server process \[(\d+)\]", server.log_path.read_text())
+            time.sleep(0.1)
+        assert len(started) == 2, "the second worker never started"
         time.sleep(STARTUP_SECONDS + 0.5)  # younger, its death would count as a failed start
         victim = int(started[0])
         os.kill(victim, signal.SIGKILL)

@@ -116,3 +116,36 @@ async def test_a_writer_that_waits_past_the_lock_timeout_is_told_to_retry(db: Da
     async with db.transaction():  # the turn was handed back
         await db.insert(t.users, user("bob"))
     assert await db.fetch_val(sa.select(sa.func.count()).select_from(t.users)) == 2
+
+
+@pytest.mark.backend("sqlite")
+async def test_a_writer_of_this_process_waits_for_its_turn_and_the_wait_is_counted(db: Database) -> None:
+    """The second writer queues on the process's turn (not in SQLite's busy handler on its
+    connection's thread), starts when the first commits, and its wait reaches the metrics."""
+    waits: list[float] = []
+    db.pool_waits.observe = waits.append
+    held = asyncio.Event()
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def first() -> None:
+        async with db.transaction():
+            await db.insert(t.users, user("ann"))
+            held.set()
+            await release.wait()
+            order.append("ann")
+
+    async def second() -> None:
+        async with db.transaction():
+            await db.insert(t.users, user("bob"))
+            order.append("bob")
+
+    holder = asyncio.create_task(first())
+    await held.wait()
+    waiter = asyncio.create_task(second())
+    await asyncio.sleep(0.05)
+    assert order == [] and waits == []  # still waiting for its turn
+    release.set()
+    await asyncio.gather(holder, waiter)
+    assert order == ["ann", "bob"]
+    assert len(waits) == 1 and waits[0] > 0.03  # it waited while the first held the turn

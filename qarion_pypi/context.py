@@ -9,6 +9,7 @@ from qarion_pypi.auth.usage import KeyUsage
 from qarion_pypi.config import Settings
 from qarion_pypi.db import Database
 from qarion_pypi.db.memo import Memo
+from qarion_pypi.inflight import InFlight
 from qarion_pypi.jobs.queue import JobQueue
 from qarion_pypi.observe.metrics import Metrics
 from qarion_pypi.oidc.keys import IssuerKeys
@@ -36,6 +37,8 @@ class Context:
     issuer_keys: IssuerKeys = field(init=False)
     # Prometheus metrics (observe/metrics.py), counted whether or not /metrics is served.
     metrics: Metrics = field(default_factory=Metrics)
+    # Proxied files this process is keeping after their first client got them (by file id).
+    keeping: InFlight = field(default_factory=InFlight)
 
     def __post_init__(self) -> None:
         self.issuer_keys = IssuerKeys(self.http.anonymous())

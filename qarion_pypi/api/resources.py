@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
+import anyio
+from starlette.background import BackgroundTask
 from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from qarion_pypi.api.blobs import blob_response
 from qarion_pypi.context import Context
 from qarion_pypi.errors import Unavailable
-from qarion_pypi.repositories.base import BlobResource, BytesResource, RedirectResource, Resource, StreamResource
+from qarion_pypi.repositories.base import (
+    BlobResource,
+    BytesResource,
+    RedirectResource,
+    Resource,
+    Settle,
+    StreamResource,
+)
 
 log = logging.getLogger(__name__)
 # Files never change once published, but they are private: no shared caches.
@@ -31,13 +43,30 @@ async def respond(ctx: Context, resource: Resource) -> Response:
             if blob.redirect is not None:
                 return RedirectResponse(blob.redirect, status_code=302, headers={"Cache-Control": "private, no-store"})
             return blob_response(blob, {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE})
-        case BytesResource(body=body, sha256=sha256):
+        case BytesResource(body=body, sha256=sha256, settle=settle):
             ctx.metrics.download_bytes.inc(len(body))
             headers = {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
-            return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
+            after = BackgroundTask(settle) if settle else None  # sent whole at once: then settled
+            return Response(body, media_type="text/plain; charset=utf-8", headers=headers, background=after)
         case RedirectResource(url=url):
             return RedirectResponse(url, status_code=302)
-        case StreamResource(chunks=chunks, sha256=sha256):
+        case StreamResource(chunks=chunks, sha256=sha256, settle=settle):
             headers = {"ETag": f'"{sha256}"', "Cache-Control": _IMMUTABLE}
-            return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
+            return SettledStream(chunks, settle, media_type="application/octet-stream", headers=headers)
     raise AssertionError(f"unknown resource {resource!r}")
+
+
+class SettledStream(StreamingResponse):
+    """A stream whose source settles after the answer has ended, whole (the client is no longer
+    waiting for it: the next request on the connection is already served) or broken off."""
+
+    def __init__(self, chunks: AsyncIterator[bytes], settle: Settle, **options: Any) -> None:
+        super().__init__(chunks, **options)
+        self._settle = settle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._settle()

@@ -9,7 +9,7 @@ every client fetches files under the index URL it has credentials for.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
@@ -20,6 +20,9 @@ from qarion_pypi.repositories.records import RepositoryRecord
 from qarion_pypi.simple.model import ProjectList, ProjectPage
 
 METADATA_SUFFIX = ".metadata"
+# Work a resource leaves until its client has the whole answer (or the answer broke off): keeping
+# what a proxy fetched. It never raises; it logs.
+Settle = Callable[[], Awaitable[None]]
 
 
 def file_link(file_id: str, filename: str) -> str:
@@ -46,6 +49,7 @@ class BytesResource:
 
     body: bytes
     sha256: str
+    settle: Settle | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,12 @@ class RedirectResource:
 
 @dataclass(frozen=True)
 class StreamResource:
-    """Bytes arriving from elsewhere right now (a proxy's first fetch of a file)."""
+    """Bytes arriving from elsewhere right now (a proxy's first fetch of a file); ``settle``
+    runs however the answer ended, and keeps the bytes only if they all arrived and matched."""
 
     chunks: AsyncIterator[bytes]
     sha256: str
+    settle: Settle
 
 
 Resource = BlobResource | BytesResource | RedirectResource | StreamResource

@@ -1,17 +1,19 @@
 """A proxy repository: another index's pages, with files served (and cached) through this server.
 
 Pages come from the proxy cache. Files stream through to the first client while they are staged,
-and are kept only when their sha256 is the published one; later clients get the cached blob. In
-``redirect`` mode clients are sent to the upstream's URL instead. Core metadata is the
-upstream's PEP 658 file (hash-checked) or, for wheels, read out of the cached wheel.
+and are kept once that client has them, only when their sha256 is the published one; later
+clients get the cached blob. In ``redirect`` mode clients are sent to the upstream's URL instead.
+Core metadata is the upstream's PEP 658 file (hash-checked) or, for wheels, read out of the
+cached wheel, and is kept the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
+from functools import partial
 
 import anyio.to_thread
 from packaging.utils import NormalizedName
@@ -40,6 +42,8 @@ from qarion_pypi.upstream.metadata import pep658
 
 log = logging.getLogger(__name__)
 RESOLVER_KEYS = ("requires_dist", "requires_external", "provides_extra")
+# How long a request for a file waits for this process to finish keeping it (normally a few ms).
+KEEP_WAIT_SECONDS = 10.0
 
 
 class ProxyRepository:
@@ -67,14 +71,12 @@ class ProxyRepository:
         return replace(page, files=files if page.status != "quarantined" else [])
 
     async def resource(self, file_id: str, filename: str) -> Resource | None:
+        await self._ctx.keeping.wait(file_id, KEEP_WAIT_SECONDS)  # just fetched: cached in a moment
         file = await proxy_cache.file_row(self._ctx.db, self.record, file_id)
         if file is None:
             return None
         if filename == file["filename"] + METADATA_SUFFIX:
-            if not _offers_metadata(file):
-                return None
-            raw = await self._metadata(file)
-            return None if raw is None else BytesResource(raw, hashlib.sha256(raw).hexdigest())
+            return await self._metadata(file) if _offers_metadata(file) else None
         if filename != file["filename"]:
             return None
         if await self._cached_blob(file):
@@ -84,14 +86,15 @@ class ProxyRepository:
         if self._settings.file_mode is FileMode.REDIRECT:
             return RedirectResource(file["url"])
         upstream = await self._open(file)  # a 503 here, before any byte is sent
-        return StreamResource(self._stream_through(file, upstream), file["sha256"])
+        passing = _PassThrough(self._ctx, file, upstream)
+        return StreamResource(passing.chunks(), file["sha256"], passing.settle)
 
     async def _cached_blob(self, file: Row) -> bool:
         return bool(file["blob_sha256"]) and await self._ctx.blobs.exists(file["blob_sha256"])
 
     async def _open(self, file: Row) -> UpstreamFile:
         client = proxy_cache.upstream_client(self._ctx, self.record)
-        blob = self._ctx.blobs.incoming()
+        blob = self._ctx.blobs.incoming(sha256_only=True)
         try:
             return await UpstreamFile.open(client, file["url"], blob, max_bytes=self._ctx.settings.max_upload_bytes,
                                            sha256=file["sha256"], name=file["filename"])  # fmt: skip
@@ -100,26 +103,6 @@ class ProxyRepository:
             self._ctx.metrics.upstream_errors.inc()
             raise Unavailable(f"The upstream file could not be fetched: {exc}.") from None
 
-    async def _stream_through(self, file: Row, upstream: UpstreamFile) -> AsyncIterator[bytes]:
-        """The upstream's bytes as they arrive; kept once they match. A mismatch or a dropped
-        client leaves nothing behind."""
-        try:
-            try:
-                async for chunk in upstream.chunks():
-                    yield chunk
-            except UpstreamError as exc:
-                log.warning("proxied file %s not served whole: %s", file["url"], exc)
-                raise
-            await self._keep(file, upstream)
-        finally:
-            await upstream.aclose()
-            upstream.blob.discard()
-
-    async def _keep(self, file: Row, upstream: UpstreamFile) -> None:
-        async with placement.placed(self._ctx, upstream.blob) as claim, self._ctx.db.transaction():
-            await proxy_cache.set_file(self._ctx.db, file["id"], blob_sha256=file["sha256"])
-            await claim.settle(self._ctx.db)
-
     async def _ensure_cached(self, file: Row) -> str:
         """The blob of a proxied file, downloading and verifying it first if needed."""
         if await self._cached_blob(file):
@@ -127,7 +110,7 @@ class ProxyRepository:
         upstream = await self._open(file)
         try:
             await upstream.fetch()
-            await self._keep(file, upstream)
+            await keep(self._ctx, file, upstream)
         except UpstreamError as exc:
             raise Unavailable(f"The upstream file could not be cached: {exc}.") from None
         finally:
@@ -135,26 +118,34 @@ class ProxyRepository:
             upstream.blob.discard()
         return str(file["sha256"])
 
-    async def _metadata(self, file: Row) -> bytes | None:
+    async def _metadata(self, file: Row) -> BytesResource | None:
         """PEP 658 metadata of a wheel: cached, else the upstream's (hash-checked), else read out
-        of the wheel. Kept with its resolver fields, for the JSON pages."""
+        of the wheel; kept with its resolver fields (for the JSON pages) once the client has it."""
         if file["metadata_sha256"]:
-            return await core_metadata.load(self._ctx.db, file["metadata_sha256"])
+            stored = await core_metadata.load(self._ctx.db, file["metadata_sha256"])
+            return BytesResource(stored, file["metadata_sha256"])
         raw = await self._upstream_metadata(file) if file["upstream_metadata"] else None
         if raw is None:
             raw = await self._metadata_from_wheel(file)
             if raw is None:
                 return None
-        values: dict[str, object] = {"metadata_sha256": await core_metadata.store(self._ctx.db, raw)}
+        return BytesResource(raw, hashlib.sha256(raw).hexdigest(), settle=partial(self._keep_metadata, file, raw))
+
+    async def _keep_metadata(self, file: Row, raw: bytes) -> None:
         try:
-            parsed = await parse_off_loop(raw)
-        except BadRequest:
-            values["metadata_trusted"] = False
-        else:
-            values["metadata_trusted"] = parsed.trusted_for(parse_dist_filename(file["filename"]).distribution_type)
-            values["dependencies"] = core_metadata.resolver_fields(parsed)
-        await proxy_cache.set_file(self._ctx.db, file["id"], **values)
-        return raw
+            values: dict[str, object] = {}
+            try:
+                parsed = await parse_off_loop(raw)
+            except BadRequest:
+                values["metadata_trusted"] = False
+            else:
+                values["metadata_trusted"] = parsed.trusted_for(parse_dist_filename(file["filename"]).distribution_type)
+                values["dependencies"] = core_metadata.resolver_fields(parsed)
+            async with self._ctx.db.transaction():
+                values["metadata_sha256"] = await core_metadata.store(self._ctx.db, raw)
+                await proxy_cache.set_file(self._ctx.db, file["id"], **values)
+        except Exception:  # the client has its answer; the next one fetches it again
+            log.exception("the metadata of proxied file %s could not be kept", file["filename"])
 
     async def _metadata_from_wheel(self, file: Row) -> bytes | None:
         digest = await self._ensure_cached(file)
@@ -179,6 +170,47 @@ class ProxyRepository:
 
     def _limits(self) -> ArchiveLimits:
         return ArchiveLimits.of(self._ctx.settings)
+
+
+class _PassThrough:
+    """A proxied file on its way to its first client: the upstream's bytes as they arrive; once
+    the answer has ended, kept if every byte came and matched, and the staging file gone either
+    way. The keep (a sync to disk, the blob placed, the row) happens after the client has the
+    whole file, so it never waits for it; a request for the file meanwhile waits for the keep."""
+
+    def __init__(self, ctx: Context, file: Row, upstream: UpstreamFile) -> None:
+        self._ctx = ctx
+        self._file = file
+        self._upstream = upstream
+        self._done: Callable[[], None] | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._upstream.chunks():
+                yield chunk
+        except UpstreamError as exc:
+            log.warning("proxied file %s not served whole: %s", self._file["url"], exc)
+            raise
+        self._done = self._ctx.keeping.begin(self._file["id"])  # before the answer ends
+
+    async def settle(self) -> None:
+        try:
+            if self._done is not None:
+                await keep(self._ctx, self._file, self._upstream)
+        except Exception:  # the client has its file; the next one fetches it again
+            log.exception("proxied file %s was served but could not be kept", self._file["filename"])
+        finally:
+            await self._upstream.aclose()
+            self._upstream.blob.discard()
+            if self._done is not None:
+                self._done()
+
+
+async def keep(ctx: Context, file: Row, upstream: UpstreamFile) -> None:
+    """Place a proxied file's verified bytes and record them as its cached blob."""
+    async with placement.placed(ctx, upstream.blob) as claim, ctx.db.transaction():
+        await proxy_cache.set_file(ctx.db, file["id"], blob_sha256=file["sha256"])
+        await claim.settle(ctx.db)
 
 
 def _offers_metadata(row: Row) -> bool:

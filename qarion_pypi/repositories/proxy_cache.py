@@ -43,24 +43,42 @@ def upstream_client(ctx: Context, record: RepositoryRecord) -> AuthedClient:
     return ctx.http.with_auth(credentials, origin_of=proxy.remote_url)
 
 
+_THIS_PAGE = (
+    t.proxy_pages.c.repository_id == sa.bindparam("repository"),
+    t.proxy_pages.c.normalized_name == sa.bindparam("name"),
+)
+_PAGE = sa.select(t.proxy_pages).where(*_THIS_PAGE)
+_TOUCH_PAGE = t.proxy_pages.update().where(*_THIS_PAGE).values(fetched_at=sa.bindparam("now"))
+_DROP_PAGE = t.proxy_pages.delete().where(*_THIS_PAGE)
+_OF_PROJECT = (
+    t.proxy_files.c.repository_id == sa.bindparam("repository"),
+    t.proxy_files.c.normalized_name == sa.bindparam("name"),
+)
+_FILES = sa.select(t.proxy_files).where(*_OF_PROJECT)
+_KNOWN_FILES = sa.select(
+    t.proxy_files.c.id, t.proxy_files.c.filename, t.proxy_files.c.sha256, t.proxy_files.c.url,
+    t.proxy_files.c.upstream_metadata,
+).where(*_OF_PROJECT)  # fmt: skip
+_MOVED_FILE = (
+    t.proxy_files.update()
+    .where(t.proxy_files.c.id == sa.bindparam("file"))
+    .values(url=sa.bindparam("new_url"), upstream_metadata=sa.bindparam("new_metadata"))
+)
+_FILE = sa.select(t.proxy_files).where(
+    t.proxy_files.c.id == sa.bindparam("file"), t.proxy_files.c.repository_id == sa.bindparam("repository")
+)
+
+
 async def project_page(ctx: Context, record: RepositoryRecord, name: str) -> tuple[ProjectPage, list[Row]] | None:
     """The upstream page (from cache while fresh; the last good one when upstream fails) and the
     proxy_files rows of its files; None when the project is unknown."""
-    cached = await ctx.db.fetch_one(
-        sa.select(t.proxy_pages).where(
-            t.proxy_pages.c.repository_id == record.id, t.proxy_pages.c.normalized_name == name
-        )
-    )
+    this = {"repository": record.id, "name": name}
+    cached = await ctx.db.fetch_one(_PAGE, this)
     if cached is None or utcnow() - cached["fetched_at"] >= timedelta(seconds=settings(record).cache_ttl):
         cached = await _refresh(ctx, record, name, cached)
     if cached is None:
         return None
-    files = await ctx.db.fetch_all(
-        sa.select(t.proxy_files).where(
-            t.proxy_files.c.repository_id == record.id, t.proxy_files.c.normalized_name == name
-        )
-    )
-    return _page_from_document(cached["document"]), files
+    return _page_from_document(cached["document"]), await ctx.db.fetch_all(_FILES, this)
 
 
 async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Row | None) -> Row | None:
@@ -73,9 +91,9 @@ async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Ro
         ctx.metrics.upstream_errors.inc()
         return cached  # stale on error: the last good page, or nothing if never seen
     now = utcnow()
-    where = (t.proxy_pages.c.repository_id == record.id, t.proxy_pages.c.normalized_name == name)
+    this = {"repository": record.id, "name": name}
     if fetched.not_modified and cached is not None:
-        await ctx.db.execute(t.proxy_pages.update().where(*where).values(fetched_at=now))
+        await ctx.db.execute(_TOUCH_PAGE, {**this, "now": now})
         return {**cached, "fetched_at": now}
     if fetched.page is None:
         return None
@@ -83,30 +101,32 @@ async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Ro
            "document": _document(fetched.page)}  # fmt: skip
     async with ctx.db.transaction():
         await ctx.db.lock("proxy-page", record.id, name)  # replicas refreshing it at once take turns
-        await ctx.db.execute(t.proxy_pages.delete().where(*where))
-        await ctx.db.execute(t.proxy_pages.insert().values(**row))
-        for entry in fetched.page.files:
-            await _remember_file(ctx.db, record.id, name, entry)
+        await ctx.db.execute(_DROP_PAGE, this)
+        await ctx.db.insert(t.proxy_pages, row)
+        await _remember_files(ctx.db, record.id, name, fetched.page.files)
     return row
 
 
-async def _remember_file(db: Database, repository_id: str, name: str, entry: FileEntry) -> None:
-    metadata = (
-        entry.core_metadata if isinstance(entry.core_metadata, str) else ("true" if entry.core_metadata else None)
-    )
-    values = {"normalized_name": name, "url": entry.url, "sha256": entry.sha256, "upstream_metadata": metadata}
-    known = await db.fetch_one(
-        sa.select(t.proxy_files.c.id, t.proxy_files.c.sha256).where(
-            t.proxy_files.c.repository_id == repository_id, t.proxy_files.c.filename == entry.filename
+async def _remember_files(db: Database, repository_id: str, name: str, entries: list[FileEntry]) -> None:
+    """A row for each file the page lists (its id is the file's link): new files added, a known
+    file's URL and metadata state brought up to date. A changed hash for a known filename is
+    refused, as is a filename another project of this proxy already has: a file's bytes never
+    change."""
+    rows = await db.fetch_all(_KNOWN_FILES, {"repository": repository_id, "name": name})
+    known = {row["filename"]: row for row in rows}
+    for entry in entries:
+        metadata = (
+            entry.core_metadata if isinstance(entry.core_metadata, str) else ("true" if entry.core_metadata else None)
         )
-    )
-    if known is None:
-        await db.execute(
-            t.proxy_files.insert().values(id=new_id(), repository_id=repository_id, filename=entry.filename, **values)
-        )
-    elif known["sha256"] == entry.sha256:
-        await db.execute(t.proxy_files.update().where(t.proxy_files.c.id == known["id"]).values(**values))
-    # a changed hash for a known filename is refused: a file's bytes never change
+        row = known.get(entry.filename)
+        if row is None:
+            values = {"id": new_id(), "repository_id": repository_id, "normalized_name": name, "url": entry.url,
+                      "filename": entry.filename, "sha256": entry.sha256, "upstream_metadata": metadata}  # fmt: skip
+            await db.insert_if_absent(t.proxy_files, values)
+            known[entry.filename] = values  # listed twice on the page: the first entry stands
+        elif row["sha256"] == entry.sha256 and (row["url"], row["upstream_metadata"]) != (entry.url, metadata):
+            await db.execute(_MOVED_FILE, {"file": row["id"], "new_url": entry.url, "new_metadata": metadata})
+            known[entry.filename] = {**row, "url": entry.url, "upstream_metadata": metadata}
 
 
 def _document(page: ProjectPage) -> dict[str, Any]:
@@ -140,9 +160,7 @@ async def cached_projects(db: Database, record: RepositoryRecord) -> list[str]:
 async def file_row(db: Database, record: RepositoryRecord, file_id: str) -> Row | None:
     if not is_uuid(file_id):
         return None
-    return await db.fetch_one(
-        sa.select(t.proxy_files).where(t.proxy_files.c.id == file_id, t.proxy_files.c.repository_id == record.id)
-    )
+    return await db.fetch_one(_FILE, {"file": file_id, "repository": record.id}, quick=True)
 
 
 async def set_file(db: Database, file_id: str, **values: Any) -> None:

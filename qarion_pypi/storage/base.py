@@ -34,18 +34,20 @@ STALE_STAGING_SECONDS = 3600.0
 class Digests:
     size: int
     sha256: str
-    md5: str
-    blake2_256: str
+    md5: str | None  # None when the blob was staged for its sha256 alone
+    blake2_256: str | None
 
 
 class IncomingBlob:
     """A staging file that hashes what it is given in the same pass as writing it.
 
     Writes are batched to ~1 MiB and done off the event loop (hashlib releases the GIL for large
-    buffers), so a 1 GiB upload costs one buffer of memory, never the whole file.
+    buffers), so a 1 GiB upload costs one buffer of memory, never the whole file. Uploads are
+    hashed three ways (the upload protocol's digests); a proxied file only needs its sha256, which
+    costs a fifth of the three.
     """
 
-    def __init__(self, staging_dir: Path) -> None:
+    def __init__(self, staging_dir: Path, *, sha256_only: bool = False) -> None:
         # Named now, created by the first flush in a worker thread: no file system call on the
         # event loop. The name carries this process's id (``sweep_staging_dir``).
         self.path = staging_dir / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
@@ -54,11 +56,12 @@ class IncomingBlob:
         self._pending_size = 0
         self.size = 0
         self._sha256 = hashlib.sha256()
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._blake2 = hashlib.blake2b(digest_size=32)
-        self.digests: Digests | None = None
+        self._md5 = None if sha256_only else hashlib.md5(usedforsecurity=False)
+        self._blake2 = None if sha256_only else hashlib.blake2b(digest_size=32)
+        self.digests: Digests | None = None  # once finished: nothing more can be written
 
     async def write(self, chunk: bytes) -> None:
+        assert self.digests is None, "a finished blob takes no more bytes"
         if not chunk:
             return
         self._pending.append(chunk)
@@ -72,8 +75,9 @@ class IncomingBlob:
         self._pending.clear()
         self._pending_size = 0
         self._sha256.update(data)
-        self._md5.update(data)
-        self._blake2.update(data)
+        if self._md5 is not None and self._blake2 is not None:
+            self._md5.update(data)
+            self._blake2.update(data)
         with full_disk_refused():
             if self._file is None:
                 self._file = self._create()
@@ -92,7 +96,11 @@ class IncomingBlob:
         self._file.write(data)
 
     async def finish(self) -> Digests:
-        await anyio.to_thread.run_sync(self._finish)
+        """Every byte written to the file and hashed: the digests (later calls return them). The
+        file is synced to disk only when a store places it (``sync``), so a caller can check a
+        published hash, or validate an upload, and answer before any sync is waited for."""
+        if self.digests is None:
+            await anyio.to_thread.run_sync(self._finish)
         assert self.digests is not None
         return self.digests
 
@@ -113,15 +121,22 @@ class IncomingBlob:
         self._flush()  # creates the file even for an empty blob
         assert self._file is not None
         with full_disk_refused():
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        self._file.close()
+            self._file.flush()  # readable through its path from here on
         self.digests = Digests(
             size=self.size,
             sha256=self._sha256.hexdigest(),
-            md5=self._md5.hexdigest(),
-            blake2_256=self._blake2.hexdigest(),
+            md5=self._md5.hexdigest() if self._md5 is not None else None,
+            blake2_256=self._blake2.hexdigest() if self._blake2 is not None else None,
         )
+
+    def sync(self) -> None:
+        """Blocking (a store calls it in its worker thread, before the file becomes a blob): the
+        finished file synced to disk and closed."""
+        assert self._file is not None and self.digests is not None, "finish() the blob before syncing it"
+        if not self._file.closed:
+            with full_disk_refused():
+                os.fsync(self._file.fileno())
+            self._file.close()
 
     def discard(self) -> None:
         if self._file is not None and not self._file.closed:
@@ -185,8 +200,9 @@ class BlobStore(Protocol):
 
     name: str
 
-    def incoming(self) -> IncomingBlob:
-        """A new staging file for bytes about to arrive."""
+    def incoming(self, *, sha256_only: bool = False) -> IncomingBlob:
+        """A new staging file for bytes about to arrive (hashed for their sha256 alone, or also
+        for the upload protocol's md5 and blake2)."""
 
     async def commit(self, blob: IncomingBlob) -> None:
         """Make a finished staging file the blob of its SHA-256 and remove the staging file.

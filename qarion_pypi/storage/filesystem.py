@@ -34,20 +34,24 @@ class FilesystemBlobStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / blob_key(sha256)
 
-    def incoming(self) -> IncomingBlob:
-        return IncomingBlob(self.staging)
+    def incoming(self, *, sha256_only: bool = False) -> IncomingBlob:
+        return IncomingBlob(self.staging, sha256_only=sha256_only)
 
     async def commit(self, blob: IncomingBlob) -> None:
         assert blob.digests is not None, "finish() the blob before committing it"
         target = self.path_for(blob.digests.sha256)
-        await anyio.to_thread.run_sync(self._place, blob.path, target)
+        await anyio.to_thread.run_sync(self._place, blob, target)
 
     @staticmethod
-    def _place(source: Path, target: Path) -> None:
+    def _place(blob: IncomingBlob, target: Path) -> None:
+        """In one worker thread: the staging file synced and renamed into place, and the rename
+        synced (its directory), so a blob that is there after a crash is whole."""
+        source = blob.path
         if target.exists():
-            source.unlink(missing_ok=True)
+            blob.discard()
             os.utime(target)  # referenced again: young, so collecting orphans leaves it alone
             return
+        blob.sync()
         with full_disk_refused():
             target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)

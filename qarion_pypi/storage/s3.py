@@ -55,13 +55,15 @@ class S3BlobStore:
         path = blob_key(sha256)
         return f"{self._prefix}/{path}" if self._prefix else path
 
-    def incoming(self) -> IncomingBlob:
-        return IncomingBlob(self.staging)
+    def incoming(self, *, sha256_only: bool = False) -> IncomingBlob:
+        return IncomingBlob(self.staging, sha256_only=sha256_only)
 
     async def commit(self, blob: IncomingBlob) -> None:
         """A blob of one part is put create-only (the store refuses to replace an object); a
         larger one, when absent, is written in parts, a bounded number in memory at a time.
-        Callers hold the blob's lock, so no other writer of the index races the check."""
+        Callers hold the blob's lock, so no other writer of the index races the check. The
+        staging file is read, never kept, so it is not synced: the store's copy is the one that
+        lasts."""
         digests = blob.digests
         assert digests is not None, "finish() the blob before committing it"
         key = self._key(digests.sha256)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -21,6 +21,7 @@ from qarion_pypi.upstream.http import AuthedClient, UpstreamError
 ACCEPT = f"{JSON_V1}, {HTML_V1};q=0.2, text/html;q=0.01"
 MAX_PAGE_BYTES = 32 * 1024 * 1024
 MAX_STATUS_REASON = 1000  # characters of an upstream's project status reason kept
+PARSE_ON_LOOP_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,13 @@ async def fetch_project(client: AuthedClient, index_url: str, name: str, etag: s
         raise UpstreamError(f"upstream answered {reply.status}")
     content_type = reply.headers.get("content-type", "").split(";")[0].strip()
     parse = _from_json if content_type == JSON_V1 else _from_html
-    # a page may be tens of megabytes: parsed in a worker thread, off the event loop
-    page, unsupported = await anyio.to_thread.run_sync(parse, reply.body, reply.url, name)
+    if len(reply.body) <= PARSE_ON_LOOP_BYTES:  # most pages: quicker parsed than handed to a thread
+        page, unsupported = parse(reply.body, reply.url, name)
+    else:  # a page may be tens of megabytes: parsed in a worker thread, off the event loop
+        page, unsupported = await anyio.to_thread.run_sync(parse, reply.body, reply.url, name)
+    firsts = {entry.filename: entry for entry in reversed(page.files)}  # listed twice: the first stands
+    if len(firsts) != len(page.files):
+        page = replace(page, files=[entry for entry in page.files if firsts[entry.filename] is entry])
     return Fetched(page, reply.headers.get("etag"), unsupported=tuple(unsupported))
 
 

@@ -21,8 +21,8 @@ class MemoryBlobStore:
         self.blobs: dict[str, bytes] = {}
         self.modified: dict[str, float] = {}
 
-    def incoming(self) -> IncomingBlob:
-        return IncomingBlob(self.staging)
+    def incoming(self, *, sha256_only: bool = False) -> IncomingBlob:
+        return IncomingBlob(self.staging, sha256_only=sha256_only)
 
     async def commit(self, blob: IncomingBlob) -> None:
         assert blob.digests is not None
@@ -68,8 +68,8 @@ class MemoryBlobStore:
 
 
 class _FillingBlob(IncomingBlob):
-    def __init__(self, staging: Path, store: FullDiskBlobStore) -> None:
-        super().__init__(staging)
+    def __init__(self, staging: Path, store: FullDiskBlobStore, *, sha256_only: bool = False) -> None:
+        super().__init__(staging, sha256_only=sha256_only)
         self._store = store
 
     def _write(self, data: bytes) -> None:
@@ -86,8 +86,8 @@ class FullDiskBlobStore(MemoryBlobStore):
         super().__init__(staging)
         self.free = free
 
-    def incoming(self) -> IncomingBlob:
-        return _FillingBlob(self.staging, self)
+    def incoming(self, *, sha256_only: bool = False) -> IncomingBlob:
+        return _FillingBlob(self.staging, self, sha256_only=sha256_only)
 
 
 class BrokenBlobStore(MemoryBlobStore):

@@ -43,14 +43,26 @@ def s3_store(tmp_path: Path, **settings: str) -> S3BlobStore:
     return S3BlobStore(load_settings(overrides=values, environ={}), tmp_path / "staging")
 
 
-async def _put(store: BlobStore, data: bytes) -> str:
-    blob = store.incoming()
+async def _put(store: BlobStore, data: bytes, *, sha256_only: bool = False) -> str:
+    blob = store.incoming(sha256_only=sha256_only)
     for start in range(0, len(data), 700_000):  # several writes, across the 1 MiB batching
         await blob.write(data[start : start + 700_000])
     digests = await blob.finish()
+    assert (digests.md5, digests.blake2_256) == (
+        (None, None)
+        if sha256_only
+        else (hashlib.md5(data).hexdigest(), hashlib.blake2b(data, digest_size=32).hexdigest())
+    )
     await store.commit(blob)
     assert not blob.path.exists()  # the staging file is gone once committed
     return digests.sha256
+
+
+async def test_a_blob_hashed_for_its_sha256_alone_is_stored_alike(store: BlobStore) -> None:
+    data = os.urandom(2 * 1024 * 1024 + 5)
+    sha256 = await _put(store, data, sha256_only=True)
+    assert sha256 == hashlib.sha256(data).hexdigest()
+    assert await _read(store, sha256, 0, len(data)) == data
 
 
 async def _read(store: BlobStore, sha256: str, start: int, end: int) -> bytes:

@@ -188,8 +188,20 @@ def query() -> sa.Select[Any]:
     )
 
 
-async def _one(db: Database, statement: sa.Select[Any]) -> RepositoryRecord:
-    row = await db.fetch_one(statement, quick=True)  # by id or by slugs: unique indexes
+# The hot path's lookups, built once (db/statements.py): by id, and by a client URL's slugs.
+_BY_ID = query().where(t.repositories.c.id == sa.bindparam("repository"))
+_BY_SLUGS = query().where(
+    t.spaces.c.slug == sa.bindparam("space"), t.repositories.c.slug == sa.bindparam("slug"),
+    t.repositories.c.scope_key == "",
+)  # fmt: skip
+_BY_PROJECT_SLUGS = query().where(
+    t.spaces.c.slug == sa.bindparam("space"), t.repositories.c.slug == sa.bindparam("slug"),
+    t.project_scopes.c.slug == sa.bindparam("project"),
+)  # fmt: skip
+
+
+async def _one(db: Database, statement: sa.Select[Any], params: dict[str, Any] | None = None) -> RepositoryRecord:
+    row = await db.fetch_one(statement, params, quick=True)  # by id or by slugs: unique indexes
     if row is None:
         raise NotFound("Repository not found.")
     return RepositoryRecord.from_row(row)
@@ -198,7 +210,7 @@ async def _one(db: Database, statement: sa.Select[Any]) -> RepositoryRecord:
 async def load(db: Database, repository_id: str) -> RepositoryRecord:
     if not is_uuid(repository_id):
         raise NotFound("Repository not found.")
-    return await _one(db, query().where(t.repositories.c.id == repository_id))
+    return await _one(db, _BY_ID, {"repository": repository_id})
 
 
 async def in_space(db: Database, space_id: str, repository_id: str) -> RepositoryRecord:
@@ -212,12 +224,9 @@ async def by_client_path(
     db: Database, space_slug: str, repository_slug: str, project_slug: str | None = None
 ) -> RepositoryRecord:
     """A repository by its client URL's slugs (project-scoped when ``project_slug`` is given)."""
-    statement = query().where(t.spaces.c.slug == space_slug, t.repositories.c.slug == repository_slug)
     if project_slug is None:
-        statement = statement.where(t.repositories.c.scope_key == "")
-    else:
-        statement = statement.where(t.project_scopes.c.slug == project_slug)
-    return await _one(db, statement)
+        return await _one(db, _BY_SLUGS, {"space": space_slug, "slug": repository_slug})
+    return await _one(db, _BY_PROJECT_SLUGS, {"space": space_slug, "slug": repository_slug, "project": project_slug})
 
 
 async def public(db: Database) -> list[RepositoryRecord]:

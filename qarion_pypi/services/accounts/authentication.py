@@ -30,7 +30,7 @@ async def authenticate(ctx: Context, credentials: Credentials) -> Principal:
     if credentials.key.startswith(MINTED_PREFIX):
         return await _minted(ctx, credentials)
     digest = hash_key(credentials.key)
-    row = await ctx.db.fetch_one(key_query().where(t.api_keys.c.key_hash == digest), quick=True)
+    row = await ctx.db.fetch_one(_KEY_BY_HASH, {"digest": digest}, quick=True)
     if row is None or not hmac.compare_digest(row["key_hash"], digest):
         raise Unauthenticated("Invalid or revoked API key.")
     found = usable_key(row)
@@ -47,6 +47,9 @@ def key_query() -> sa.Select[Any]:
         t.api_keys.c.scopes, t.api_keys.c.repository_ids, t.users.c.id.label("user_id"), t.users.c.username,
         t.users.c.is_admin, t.users.c.is_active, t.users.c.kind,
     ).join(t.users, t.users.c.id == t.api_keys.c.user_id)  # fmt: skip
+
+
+_KEY_BY_HASH = key_query().where(t.api_keys.c.key_hash == sa.bindparam("digest"))  # built once: the hot path
 
 
 def usable_key(row: Row) -> Principal:

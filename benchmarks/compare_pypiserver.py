@@ -2,7 +2,7 @@
 
 pypiserver runs in its best set-up: gunicorn, one gevent worker, the cached directory backend.
 Qarion PyPI runs as ``qarion-pypi serve`` (one uvicorn process). Both serve from loopback; wrk
-drives the read paths with 32 connections. Run by hand (needs wrk and a venv with pypiserver,
+drives the read paths with 32 connections, and the project pages with 128 as well. Run by hand (needs wrk and a venv with pypiserver,
 gunicorn and gevent: see benchmarks/README.md):
 
     .venv/bin/python benchmarks/compare_pypiserver.py [--duration 10] [--skip-gib]
@@ -189,14 +189,14 @@ end
 """
 
 
-def wrk(base: str, paths: list[str], duration: int, auth: str | None, workdir: Path) -> dict[str, float]:
+def wrk(base: str, paths: list[str], duration: int, auth: str | None, workdir: Path, connections: int = 32) -> dict[str, float]:
     headers = f'["Authorization"] = "{auth}"' if auth else ""
     script = workdir / f"rotate-{secrets.token_hex(4)}.lua"
     script.write_text(_LUA % (", ".join(json.dumps(p) for p in paths), headers))
     # Warm-up pass, not measured: both servers fill their caches (pages, directory listings).
-    subprocess.run(["wrk", "-t2", "-c32", "-d3s", "-s", str(script), base], capture_output=True, check=True)
+    subprocess.run(["wrk", "-t2", f"-c{connections}", "-d3s", "-s", str(script), base], capture_output=True, check=True)
     output = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-s", str(script), base],
+        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), base],
         capture_output=True, text=True, check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
@@ -286,7 +286,9 @@ def main() -> None:
                 asyncio.run(_upload_all(base, key, repos[slug][0], files))
             auth = "Basic " + __import__("base64").b64encode(f"__token__:{key}".encode()).decode()
             simple = repos["real"][1] + "/simple/"
-            results["qarion"]["project_page"] = wrk(base, [f"{simple}{n}/" for n in real_names], args.duration, auth, scratch)
+            pages = [f"{simple}{n}/" for n in real_names]
+            results["qarion"]["project_page"] = wrk(base, pages, args.duration, auth, scratch)
+            results["qarion"]["project_page_128"] = wrk(base, pages, args.duration, auth, scratch, connections=128)
             results["qarion"]["root_5000"] = wrk(base, [repos["many"][1] + "/simple/"], args.duration, auth, scratch)
             with httpx.Client(base_url=base, auth=("__token__", key)) as client:
                 page = client.get(repos["big"][1] + "/simple/bigfile/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
@@ -306,7 +308,9 @@ def main() -> None:
             for path in files:
                 shutil.copy(path, scratch / "pypi" / label / path.name)
         with pypiserver(scratch / "pypi" / "real") as (base, _):
-            results["pypiserver"]["project_page"] = wrk(base, [f"/simple/{n}/" for n in real_names], args.duration, None, scratch)
+            pages = [f"/simple/{n}/" for n in real_names]
+            results["pypiserver"]["project_page"] = wrk(base, pages, args.duration, None, scratch)
+            results["pypiserver"]["project_page_128"] = wrk(base, pages, args.duration, None, scratch, connections=128)
         with pypiserver(scratch / "pypi" / "many") as (base, _):
             results["pypiserver"]["root_5000"] = wrk(base, ["/simple/"], args.duration, None, scratch)
         with pypiserver(scratch / "pypi" / "big") as (base, _):
@@ -327,7 +331,7 @@ def report(results: dict[str, dict[str, object]]) -> None:
     (RESULTS / f"compare-{stamp}.json").write_text(json.dumps(results, indent=2))
     q, p = results["qarion"], results["pypiserver"]
     lines = ["| measurement | Qarion PyPI | pypiserver | ratio |", "| --- | --- | --- | --- |"]
-    for name in ("project_page", "root_5000", "download_4mb"):
+    for name in ("project_page", "project_page_128", "root_5000", "download_4mb"):
         mine, theirs = q[name], p.get(name)
         line = f"| {name} req/s (p50 / p99 ms) | {mine['rps']:.0f} ({mine['p50_ms']:.1f} / {mine['p99_ms']:.1f}) | "  # type: ignore[index]
         if theirs is not None:

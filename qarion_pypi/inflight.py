@@ -33,6 +33,3 @@ class InFlight:
         if event is not None:
             with anyio.move_on_after(timeout):
                 await event.wait()
-
-    def __len__(self) -> int:
-        return len(self._events)

@@ -200,10 +200,13 @@ class _PassThrough:
         except Exception:  # the client has its file; the next one fetches it again
             log.exception("proxied file %s was served but could not be kept", self._file["filename"])
         finally:
-            await self._upstream.aclose()
             self._upstream.blob.discard()
             if self._done is not None:
                 self._done()
+            try:
+                await self._upstream.aclose()
+            except Exception:  # the answer has ended: a connection that will not close is only logged
+                log.warning("the upstream connection for %s did not close cleanly", self._file["url"], exc_info=True)
 
 
 async def keep(ctx: Context, file: Row, upstream: UpstreamFile) -> None:

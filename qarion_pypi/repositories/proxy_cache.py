@@ -108,10 +108,10 @@ async def _refresh(ctx: Context, record: RepositoryRecord, name: str, cached: Ro
 
 
 async def _remember_files(db: Database, repository_id: str, name: str, entries: list[FileEntry]) -> None:
-    """A row for each file the page lists (its id is the file's link): new files added, a known
-    file's URL and metadata state brought up to date. A changed hash for a known filename is
-    refused, as is a filename another project of this proxy already has: a file's bytes never
-    change."""
+    """A row for each file the page lists (each once: ``fetch_project`` drops repeats; a row's id
+    is the file's link): new files added, a known file's URL and metadata state brought up to
+    date. A changed hash for a known filename is refused, as is a filename another project of
+    this proxy already has: a file's bytes never change."""
     rows = await db.fetch_all(_KNOWN_FILES, {"repository": repository_id, "name": name})
     known = {row["filename"]: row for row in rows}
     for entry in entries:
@@ -122,11 +122,9 @@ async def _remember_files(db: Database, repository_id: str, name: str, entries: 
         if row is None:
             values = {"id": new_id(), "repository_id": repository_id, "normalized_name": name, "url": entry.url,
                       "filename": entry.filename, "sha256": entry.sha256, "upstream_metadata": metadata}  # fmt: skip
-            await db.insert_if_absent(t.proxy_files, values)
-            known[entry.filename] = values  # listed twice on the page: the first entry stands
+            await db.insert_if_absent(t.proxy_files, values)  # nothing when another project has it
         elif row["sha256"] == entry.sha256 and (row["url"], row["upstream_metadata"]) != (entry.url, metadata):
             await db.execute(_MOVED_FILE, {"file": row["id"], "new_url": entry.url, "new_metadata": metadata})
-            known[entry.filename] = {**row, "url": entry.url, "upstream_metadata": metadata}
 
 
 def _document(page: ProjectPage) -> dict[str, Any]:

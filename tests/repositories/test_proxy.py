@@ -1,7 +1,8 @@
 """A proxy's first fetch of a file, through a real server and a real upstream: the client gets the
 upstream's bytes as they arrive, the file is kept only after the client has its whole answer and
 only if it matched, and a request straight after finds it cached. Core metadata is kept the same
-way, with its resolver fields. Pages list each upstream file once, whatever the upstream repeats."""
+way, with its resolver fields. Pages list each upstream file once, whatever the upstream repeats,
+and a file stays with the project that listed it first."""
 
 from __future__ import annotations
 
@@ -40,9 +41,11 @@ def _upstream(asked: Counter[str]) -> Starlette:
     async def page(request: Request) -> Response:
         name = request.path_params["name"]
         listed = [f for f in files if f.startswith(name + "-")]
+        if name == "thief":  # claims another project's file
+            listed = ["kept-1.0-py3-none-any.whl"]
         if not listed:
             return Response(status_code=404)
-        metadata = {"sha256": _sha(META)} if name == "kept" else False
+        metadata = {"sha256": _sha(META)} if listed[0].startswith("kept") else False
         entries = [{"filename": f, "url": f"/files/{f}", "hashes": {"sha256": promised[f]}, "core-metadata": metadata}
                    for f in listed]  # fmt: skip
         entries.append(dict(entries[0], url="/files/elsewhere"))  # the same file listed twice
@@ -136,3 +139,16 @@ def test_metadata_is_served_then_kept_with_its_resolver_fields(world: dict[str, 
         assert entry["core-metadata"] == {"sha256": _sha(META)}
         assert http.get(entry["url"] + ".metadata").content == META
     assert world["asked"]["kept-1.0-py3-none-any.whl.metadata"] == 1  # the second came from the cache
+
+
+def test_a_file_stays_with_the_project_that_listed_it_first(world: dict[str, Any]) -> None:
+    repo: Repo = world["repo"]
+    with repo.raw("viewer") as http:
+        owner = _entry(world, http, "kept")
+        thief = http.get(f"{world['index']}thief/", headers={"Accept": JSON_V1})
+        assert thief.status_code == 200 and thief.json()["files"] == []
+        assert _entry(world, http, "kept")["url"] == owner["url"]
+    names = world["server"].state.rows(
+        "SELECT normalized_name FROM proxy_files WHERE filename = ?", "kept-1.0-py3-none-any.whl"
+    )
+    assert names == [("kept",)]

@@ -2,13 +2,16 @@
 
 pypiserver runs in its best set-up: gunicorn, one gevent worker, the cached directory backend.
 Qarion PyPI runs as ``qarion-pypi serve`` (one uvicorn process). Both serve from loopback; wrk
-drives the read paths with 32 connections, and the project pages with 128 as well. Run by hand (needs wrk and a venv with pypiserver,
-gunicorn and gevent: see benchmarks/README.md):
+drives the read paths with 32 connections, and the project pages with 128 as well; at 128 the
+pages are timed a second time by ``closed_loop.py`` (each request timed by the client itself),
+because wrk's tail there does not match what the server sees. Run by hand (needs wrk and a venv
+with pypiserver, gunicorn and gevent: see benchmarks/README.md):
 
     .venv/bin/python benchmarks/compare_pypiserver.py [--duration 10] [--skip-gib]
 
 ``--backend postgres-s3`` runs Qarion PyPI on PostgreSQL and a local S3 server instead of SQLite
-and a blob directory (``scale_out.py``); ``--qarion-only`` leaves pypiserver out.
+and a blob directory (``scale_out.py``); ``--qarion-only`` leaves pypiserver out; ``--workers 2``
+runs ``serve --workers 2`` (the 1 GiB upload's RSS is then the supervisor's, so use ``--skip-gib``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import closed_loop
 import httpx
 
 HERE = Path(__file__).resolve().parent
@@ -258,6 +262,7 @@ def main() -> None:
     parser.add_argument("--skip-gib", action="store_true", help="skip the 1 GiB upload")
     parser.add_argument("--backend", choices=("sqlite", "postgres-s3"), default="sqlite")
     parser.add_argument("--qarion-only", action="store_true", help="do not measure pypiserver")
+    parser.add_argument("--workers", type=int, default=1, help="qarion-pypi serve --workers (default 1)")
     args = parser.parse_args()
     for tool in ("wrk", "curl"):
         if shutil.which(tool) is None:
@@ -279,7 +284,7 @@ def main() -> None:
             from scale_out import postgres_and_s3
 
             backend = stack.enter_context(postgres_and_s3(scratch))
-        with qarion(scratch / "qarion", backend) as (base, key, process):
+        with qarion(scratch / "qarion", backend, workers=args.workers) as (base, key, process):
             slugs = ("real", "many", "big", "huge", *(f"batch{i}" for i in range(TWINE_RUNS)))
             repos = {slug: make_repository(base, key, slug) for slug in slugs}
             for slug, files in (("real", real), ("many", many), ("big", big)):
@@ -289,6 +294,7 @@ def main() -> None:
             pages = [f"{simple}{n}/" for n in real_names]
             results["qarion"]["project_page"] = wrk(base, pages, args.duration, auth, scratch)
             results["qarion"]["project_page_128"] = wrk(base, pages, args.duration, auth, scratch, connections=128)
+            results["qarion"]["project_page_128_timed"] = closed_loop.measure(base, pages, args.duration, auth)
             results["qarion"]["root_5000"] = wrk(base, [repos["many"][1] + "/simple/"], args.duration, auth, scratch)
             with httpx.Client(base_url=base, auth=("__token__", key)) as client:
                 page = client.get(repos["big"][1] + "/simple/bigfile/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
@@ -311,6 +317,7 @@ def main() -> None:
             pages = [f"/simple/{n}/" for n in real_names]
             results["pypiserver"]["project_page"] = wrk(base, pages, args.duration, None, scratch)
             results["pypiserver"]["project_page_128"] = wrk(base, pages, args.duration, None, scratch, connections=128)
+            results["pypiserver"]["project_page_128_timed"] = closed_loop.measure(base, pages, args.duration)
         with pypiserver(scratch / "pypi" / "many") as (base, _):
             results["pypiserver"]["root_5000"] = wrk(base, ["/simple/"], args.duration, None, scratch)
         with pypiserver(scratch / "pypi" / "big") as (base, _):
@@ -331,7 +338,7 @@ def report(results: dict[str, dict[str, object]]) -> None:
     (RESULTS / f"compare-{stamp}.json").write_text(json.dumps(results, indent=2))
     q, p = results["qarion"], results["pypiserver"]
     lines = ["| measurement | Qarion PyPI | pypiserver | ratio |", "| --- | --- | --- | --- |"]
-    for name in ("project_page", "project_page_128", "root_5000", "download_4mb"):
+    for name in ("project_page", "project_page_128", "project_page_128_timed", "root_5000", "download_4mb"):
         mine, theirs = q[name], p.get(name)
         line = f"| {name} req/s (p50 / p99 ms) | {mine['rps']:.0f} ({mine['p50_ms']:.1f} / {mine['p99_ms']:.1f}) | "  # type: ignore[index]
         if theirs is not None:

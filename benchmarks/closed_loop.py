@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import queue
 import selectors
 import socket
 import time
@@ -118,11 +119,21 @@ def _run(
     ]
     for worker in workers:
         worker.start()
-    results = [out.get(timeout=seconds + 60) for _ in workers]
+    results: list[list[float]] = []
+    deadline = time.monotonic() + seconds + 60
+    while len(results) < len(workers):  # a process that failed says so at once, not at the deadline
+        try:
+            results.append(out.get(timeout=1))
+        except queue.Empty:
+            failed = [worker.exitcode for worker in workers if worker.exitcode not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                for worker in workers:
+                    worker.kill()
+                raise SystemExit(
+                    f"a load process failed (exit codes {failed})" if failed else "the load did not finish"
+                ) from None
     for worker in workers:
         worker.join(timeout=10)
-        if worker.exitcode != 0:
-            raise SystemExit(f"a load process failed (exit code {worker.exitcode})")
     return [latency for result in results for latency in result]
 
 

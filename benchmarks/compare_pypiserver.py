@@ -11,7 +11,7 @@ with pypiserver, gunicorn and gevent: see benchmarks/README.md):
 
 ``--backend postgres-s3`` runs Qarion PyPI on PostgreSQL and a local S3 server instead of SQLite
 and a blob directory (``scale_out.py``); ``--qarion-only`` leaves pypiserver out; ``--workers 2``
-runs ``serve --workers 2`` (the 1 GiB upload's RSS is then the supervisor's, so use ``--skip-gib``).
+runs ``serve --workers 2`` (with ``--skip-gib``: the RSS measured would be the supervisor's).
 """
 
 from __future__ import annotations
@@ -267,6 +267,8 @@ def main() -> None:
     for tool in ("wrk", "curl"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is required (apt-get install {tool})")
+    if args.workers > 1 and not args.skip_gib:
+        raise SystemExit("--workers above 1 needs --skip-gib: the 1 GiB upload's RSS would be the supervisor's")
     if not args.qarion_only and not (PYPISERVER_VENV / "bin" / "gunicorn").exists():
         raise SystemExit(f"create {PYPISERVER_VENV} first (see benchmarks/README.md)")
 

@@ -107,7 +107,7 @@ class _FormReader:
         elif kind == "data":
             await self._data(payload)
         else:
-            await self._end()
+            self._end()
 
     def _start(self, headers: dict[bytes, bytes]) -> None:
         self._parts += 1
@@ -140,11 +140,9 @@ class _FormReader:
         if part.filename is None:  # other file parts (signatures) are not kept
             part.text += chunk
 
-    async def _end(self) -> None:
+    def _end(self) -> None:
         part = self._part
-        if part.target is not None:
-            await part.target.finish()
-        elif part.filename is None:
+        if part.target is None and part.filename is None:
             try:
                 value = part.text.decode("utf-8")
             except UnicodeDecodeError:
@@ -156,7 +154,8 @@ class _FormReader:
 async def read_upload_form(
     request: Request, file_field: str, new_blob: Callable[[], IncomingBlob], max_file_bytes: int
 ) -> ReceivedForm:
-    """Read the whole form (its file, if any, finished); the caller must ``discard()`` the result."""
+    """Read the whole form (its file, if any, written but not yet finished: the caller finishes
+    it with whatever it reads from it); the caller must ``discard()`` the result."""
     content_type, options = parse_options_header(request.headers.get("content-type", ""))
     boundary = options.get(b"boundary")
     if content_type != b"multipart/form-data" or not boundary:

@@ -8,6 +8,7 @@ names no path, so a store may be a directory, an object store or memory.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -15,21 +16,29 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Protocol, TypeVar
 
 import anyio.to_thread
 
 from qarion_pypi.errors import InsufficientStorage
+
+T = TypeVar("T")
 
 _FLUSH_AT = 1024 * 1024
 # A blob's three digests take about 5 ms per MiB one after another; blake2 goes to a thread of
 # its own from this size on, where it saves more than the hand-over costs.
 _HASH_BESIDE_AT = 32 * 1024
 _HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qarion-hash")
+# Creating a file or a directory and syncing a file wait on the disk (a new inode costs up to
+# ~0.7 ms while the disk is busy writing); they run here, beside the request that needs them
+# later, instead of on its path: a staging file is created while its first bytes arrive, and
+# synced (its blob's directory made) while the upload is validated.
+_FILES = ThreadPoolExecutor(max_workers=16, thread_name_prefix="qarion-files")
 STAGING_PREFIX = "incoming-"
 # Staging files older than this belong to no live upload (an upload that slow is cut off first).
 STALE_STAGING_SECONDS = 3600.0
@@ -50,13 +59,23 @@ class IncomingBlob:
     buffers), so a 1 GiB upload costs one buffer of memory, never the whole file. Uploads are
     hashed three ways (the upload protocol's digests); a proxied file only needs its sha256, which
     costs a fifth of the three.
+
+    The file is created in the background when the first bytes arrive. A store that renames the
+    staging file into place says where to (``placed_in``: a blob's directory by its sha256): once
+    the digest is known, the file is synced and that directory made in the background, and
+    ``sync`` waits for the first.
     """
 
-    def __init__(self, staging_dir: Path, *, sha256_only: bool = False) -> None:
-        # Named now, created by the first flush in a worker thread: no file system call on the
-        # event loop. The name carries this process's id (``sweep_staging_dir``).
+    def __init__(
+        self, staging_dir: Path, *, sha256_only: bool = False, placed_in: Callable[[str], Path] | None = None
+    ) -> None:
+        # Named now, created off the event loop once bytes arrive (or by the first flush). The
+        # name carries this process's id (``sweep_staging_dir``).
         self.path = staging_dir / f"{STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(8)}"
         self._file: BinaryIO | None = None
+        self._opening: Future[None] | None = None
+        self._placed_in = placed_in
+        self._syncing: Future[None] | None = None
         self._pending: list[bytes] = []
         self._pending_size = 0
         self.size = 0
@@ -69,6 +88,8 @@ class IncomingBlob:
         assert self.digests is None, "a finished blob takes no more bytes"
         if not chunk:
             return
+        if self._opening is None:
+            self._opening = _FILES.submit(self._create)
         self._pending.append(chunk)
         self._pending_size += len(chunk)
         self.size += len(chunk)
@@ -92,15 +113,18 @@ class IncomingBlob:
             self._sha256.update(data)
         with full_disk_refused():
             if self._file is None:
-                self._file = self._create()
+                if self._opening is None:
+                    self._create()
+                else:
+                    self._opening.result()
             self._write(data)
 
-    def _create(self) -> BinaryIO:
+    def _create(self) -> None:
         try:
-            return open(self.path, "xb")
+            self._file = self.path.open("xb")  # closed by sync or discard
         except FileNotFoundError:  # the staging directory went away (or was never made)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return open(self.path, "xb")
+            self._file = self.path.open("xb")
 
     def _write(self, data: bytes) -> None:
         """The one place staged bytes reach the disk (a test's full disk replaces it)."""
@@ -112,9 +136,23 @@ class IncomingBlob:
         file is synced to disk only when a store places it (``sync``), so a caller can check a
         published hash, or validate an upload, and answer before any sync is waited for."""
         if self.digests is None:
-            await anyio.to_thread.run_sync(self._finish)
+            await anyio.to_thread.run_sync(self._finish_and_get_ready)
         assert self.digests is not None
         return self.digests
+
+    async def finish_and_read(self, read: Callable[[Path], T]) -> T:
+        """``finish``, then ``read`` the finished file, in one worker-thread trip."""
+
+        def both() -> T:
+            if self.digests is not None:
+                return read(self.path)
+            self._finish()
+            try:
+                return read(self.path)
+            finally:  # after the read, which so has the thread (and the GIL) to itself
+                self._get_ready()
+
+        return await anyio.to_thread.run_sync(both)
 
     def stage_file(self, source: Path, chunk_size: int = _FLUSH_AT) -> Digests:
         """Blocking (call it in a worker thread): the whole of a local file, staged and finished
@@ -125,9 +163,13 @@ class IncomingBlob:
                 self._pending_size += len(chunk)
                 self.size += len(chunk)
                 self._flush()
-        self._finish()
+        self._finish_and_get_ready()
         assert self.digests is not None
         return self.digests
+
+    def _finish_and_get_ready(self) -> None:
+        self._finish()
+        self._get_ready()
 
     def _finish(self) -> None:
         self._flush()  # creates the file even for an empty blob
@@ -141,19 +183,45 @@ class IncomingBlob:
             blake2_256=self._blake2.hexdigest() if self._blake2 is not None else None,
         )
 
+    def _get_ready(self) -> None:
+        """In the background, the file synced (on a copy of its descriptor: a discard may close
+        it meanwhile) and its blob's directory made, when its store renames it into place."""
+        if self._placed_in is not None and self._file is not None and self.digests is not None:
+            self._syncing = _FILES.submit(_sync_and_close, os.dup(self._file.fileno()))
+            _FILES.submit(_make_directory, self._placed_in(self.digests.sha256))
+
     def sync(self) -> None:
         """Blocking (a store calls it in its worker thread, before the file becomes a blob): the
         finished file synced to disk and closed."""
         assert self._file is not None and self.digests is not None, "finish() the blob before syncing it"
         if not self._file.closed:
             with full_disk_refused():
-                os.fsync(self._file.fileno())
+                if self._syncing is not None:
+                    self._syncing.result()
+                else:
+                    os.fsync(self._file.fileno())
             self._file.close()
 
     def discard(self) -> None:
+        """Close and remove the staging file. A creation still queued never happens; one under
+        way (a single ``open``) is waited for, so nothing is left once this returns."""
+        if self._opening is not None and not self._opening.cancel():
+            futures.wait([self._opening])
         if self._file is not None and not self._file.closed:
             self._file.close()
         self.path.unlink(missing_ok=True)
+
+
+def _sync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _make_directory(path: Path) -> None:
+    with contextlib.suppress(OSError):  # placing the blob makes it again, and says what failed
+        path.mkdir(parents=True, exist_ok=True)
 
 
 @contextmanager

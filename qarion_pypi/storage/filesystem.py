@@ -34,8 +34,11 @@ class FilesystemBlobStore:
     def path_for(self, sha256: str) -> Path:
         return self.root / blob_key(sha256)
 
+    def _directory_for(self, sha256: str) -> Path:
+        return self.path_for(sha256).parent
+
     def incoming(self, *, sha256_only: bool = False) -> IncomingBlob:
-        return IncomingBlob(self.staging, sha256_only=sha256_only)
+        return IncomingBlob(self.staging, sha256_only=sha256_only, placed_in=self._directory_for)
 
     async def commit(self, blob: IncomingBlob) -> None:
         assert blob.digests is not None, "finish() the blob before committing it"

@@ -135,6 +135,10 @@ CASES: dict[str, Case] = {
     # -- archives --
     "empty-file": Case(WHEEL, b"", 400, "the file is empty"),
     "wheel-not-zip": Case(WHEEL, b"not a zip at all" * 10, 400, "not a valid ZIP archive"),
+    # the archive is read in the same trip as the digests are made, but a wrong digest is said first
+    "not-zip-and-wrong-digest": Case(
+        WHEEL, b"not a zip at all" * 10, 400, "(sha256_digest)", {"sha256_digest": "0" * 64}
+    ),
     "wheel-no-metadata": Case(
         WHEEL, _wheel_with(**{"demo-1.0.dist-info/METADATA": None}), 400, "does not contain the required METADATA file"
     ),

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from qarion_pypi.db import Database
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.sqlite import CHECKPOINT_EVERY
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.errors import Conflict, Unavailable
 from tests.support.backends import database_url_for
@@ -149,3 +150,22 @@ async def test_a_writer_of_this_process_waits_for_its_turn_and_the_wait_is_count
     await asyncio.gather(holder, waiter)
     assert order == ["ann", "bob"]
     assert len(waits) == 1 and waits[0] > 0.03  # it waited while the first held the turn
+
+
+@pytest.mark.backend("sqlite")
+async def test_the_wal_is_checkpointed_in_the_background_never_inside_a_commit(db: Database, tmp_path: Path) -> None:
+    """A COMMIT runs on the event loop, so it must not checkpoint (copy the WAL into the database
+    file and sync it, tens of milliseconds); every so many commits a checkpoint runs on a
+    connection's own thread instead."""
+    assert await db.fetch_val(sa.text("PRAGMA wal_autocheckpoint")) == 0
+    main = tmp_path / "data" / "qarion.db"
+    before = main.stat().st_size
+    for index in range(2 * CHECKPOINT_EVERY):
+        event = {"id": f"event-{index}", "occurred_at": utcnow(), "action": "test", "resource_type": "none"}
+        await db.insert(t.audit_events, {**event, "outcome": "success", "status": 200, "detail": "x" * 2000})
+    for _ in range(500):  # a bounded wait for the background checkpoint
+        if main.stat().st_size > before:
+            break
+        await asyncio.sleep(0.01)
+    assert main.stat().st_size > before + 64 * 1024, "the rows never reached the database file"
+    assert await db.fetch_val(sa.select(sa.func.count()).select_from(t.audit_events)) == 2 * CHECKPOINT_EVERY

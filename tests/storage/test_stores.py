@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -107,6 +108,43 @@ async def test_discarded_staging_leaves_nothing(store: BlobStore) -> None:
     assert blob.path.exists()
     blob.discard()
     assert not blob.path.exists()
+
+
+async def test_a_blob_discarded_while_its_file_is_being_created_leaves_nothing(store: BlobStore) -> None:
+    """The staging file is created in the background once the first bytes arrive; a discard at
+    any moment of that (creation queued, under way or done) leaves no file, at once."""
+    staging = store.incoming().path.parent
+    for size in (1, 10, 100) * 20:
+        blob = store.incoming()
+        await blob.write(b"x" * size)
+        blob.discard()
+    assert not list(staging.glob("incoming-*"))
+
+
+async def test_finishing_and_reading_the_file_take_one_trip(store: BlobStore) -> None:
+    blob = store.incoming()
+    await blob.write(b"read me")
+    assert await blob.finish_and_read(lambda path: path.read_bytes()) == b"read me"
+    assert blob.digests is not None and blob.digests.sha256 == hashlib.sha256(b"read me").hexdigest()
+    assert await blob.finish_and_read(lambda path: path.stat().st_size) == 7  # finished already: read only
+    await store.commit(blob)
+    assert await _read(store, blob.digests.sha256, 0, 7) == b"read me"
+
+
+async def test_a_finished_blobs_directory_is_made_before_it_is_placed(tmp_path: Path) -> None:
+    """The filesystem store syncs a finished staging file and makes its blob's directory in the
+    background, while the upload is validated; placing it then only renames and syncs that."""
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    blob = store.incoming()
+    await blob.write(b"placed soon")
+    target = store.path_for((await blob.finish()).sha256)
+    for _ in range(500):  # a bounded wait for the background
+        if target.parent.is_dir():
+            break
+        await anyio.sleep(0.01)
+    assert target.parent.is_dir() and not target.exists()
+    await store.commit(blob)
+    assert target.read_bytes() == b"placed soon" and not blob.path.exists()
 
 
 async def test_a_staging_file_appears_with_its_first_bytes(store: BlobStore) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 import sqlalchemy as sa
 from packaging.version import Version
 
@@ -21,7 +21,7 @@ from qarion_pypi.distributions import rules
 from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
 from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
-from qarion_pypi.errors import BadRequest, Conflict
+from qarion_pypi.errors import BadRequest, Conflict, QarionError
 from qarion_pypi.jobs.queue import JobRecord
 from qarion_pypi.repositories import core_metadata, placement, records
 from qarion_pypi.repositories.records import FileRecord, RepositoryKind, RepositoryRecord
@@ -33,8 +33,8 @@ from qarion_pypi.storage import Digests, IncomingBlob
 
 @dataclass
 class Upload:
-    """What arrived: the text fields, the file part's name and its finished staging blob (None
-    when the request carried no file)."""
+    """What arrived: the text fields, the file part's name and its staging blob, finished or not
+    (None when the request carried no file)."""
 
     form: Mapping[str, str]
     filename: str
@@ -80,29 +80,38 @@ async def accept(ctx: Context, principal: Principal, repository: RepositoryRecor
         rules.check_legacy_action(upload.form)
     attested = attestations.parse(upload.form.get("attestations"))
     blob = upload.blob
-    if blob is None or blob.digests is None:
+    if blob is None:
         raise BadRequest("Upload payload does not have a file.")
     dist = parse_dist_filename(upload.filename)
     rules.check_content_type(upload.content_type)
     if upload.legacy:
         rules.check_form_against_filename(upload.form, dist)
+    read = await _finish_and_read_metadata(ctx, blob, dist)
     digests = blob.digests
+    assert digests is not None
     rules.check_size(digests.size, ctx.settings.max_upload_bytes)
     rules.check_digests(upload.form, digests)
-    metadata = await _read_metadata(ctx, blob, dist)
+    if isinstance(read, QarionError):  # refused after the digests: a wrong one is said first
+        raise read
+    metadata = read
     rules.check_metadata_against_filename(metadata, dist)
     rules.check_metadata_rules(metadata)
     verified = await attestations.verify(ctx, repository, dist.filename, digests.sha256, attested)
     return await _record(ctx, principal, repository, upload, blob, dist, metadata, verified)
 
 
-async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata:
+async def _finish_and_read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata | QarionError:
+    """The blob finished and its metadata read and parsed, in one trip off the loop (each costs
+    in proportion to the input); what makes the archive unreadable is returned, not raised."""
     limits = ArchiveLimits.of(ctx.settings)
 
-    def read_and_parse() -> CoreMetadata:  # both cost in proportion to the input: off the loop
-        return parse_core_metadata(read_core_metadata(blob.path, dist, limits))
+    def read_and_parse(path: Path) -> CoreMetadata | QarionError:
+        try:
+            return parse_core_metadata(read_core_metadata(path, dist, limits))
+        except QarionError as exc:
+            return exc
 
-    return await anyio.to_thread.run_sync(read_and_parse)
+    return await blob.finish_and_read(read_and_parse)
 
 
 async def _record(

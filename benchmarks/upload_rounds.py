@@ -1,0 +1,135 @@
+"""twine uploads of 50 wheels, alternating between code trees and pypiserver, round after round.
+
+This machine's speed drifts from minute to minute (the same code's twine time moves by a fifth
+within an hour), so one run of each says little about a change of a few percent; alternating
+puts the drift on every variant alike. In each round every variant gets a fresh server, five
+other wheels uploaded to warm it, then ``twine upload`` of the same 50 wheels of 100 KiB into an
+empty repository (pypiserver, in its best set-up as in ``compare_pypiserver.py``, has one
+directory: it holds the five).
+Reported per variant: the median twine time, and the server's CPU time (user and system, the
+process and its children) per upload during the timed run.
+
+    .venv/bin/python benchmarks/upload_rounds.py [--rounds 8] [--tree PATH ...] [--no-pypiserver]
+
+``--tree`` names a checkout whose ``qarion_pypi`` the server runs (through PYTHONPATH), e.g. a
+``git worktree`` of the previous release; without it, this checkout only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from compare_pypiserver import (
+    CACHE,
+    PYPISERVER_VENV,
+    RESULTS,
+    make_repository,
+    pypiserver,
+    qarion,
+    synthetic,
+    twine_upload,
+)
+
+HERE = Path(__file__).resolve().parent
+PYPISERVER = "pypiserver"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process and its children (gunicorn's worker), so far."""
+    total = 0.0
+    for process in [pid, *_children(pid)]:
+        try:
+            fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except OSError:
+            continue
+        if parent == pid:
+            found += [int(entry.name), *_children(int(entry.name))]
+    return found
+
+
+@contextmanager
+def target(variant: str, scratch: Path) -> Iterator[tuple[str, str, str, int]]:
+    """(warm-up URL, timed URL, password, server pid) of a fresh server for ``variant``."""
+    if variant == PYPISERVER:
+        with pypiserver(scratch) as (base, process):
+            yield base + "/", base + "/", "any", process.pid
+        return
+    with qarion(scratch / "data", {"PYTHONPATH": variant}) as (base, key, process):
+        warm, timed = (base + make_repository(base, key, slug)[1] + "/legacy/" for slug in ("warm", "timed"))
+        yield warm, timed, key, process.pid
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--tree", action="append", type=Path, help="a checkout to run (repeatable)")
+    parser.add_argument("--no-pypiserver", action="store_true")
+    args = parser.parse_args()
+    variants = [str(tree.resolve()) for tree in args.tree or [HERE.parent]]
+    for tree in variants:
+        if not (Path(tree) / "qarion_pypi").is_dir():
+            raise SystemExit(f"{tree} has no qarion_pypi package")
+    if not args.no_pypiserver:
+        if not (PYPISERVER_VENV / "bin" / "gunicorn").exists():
+            raise SystemExit(f"create {PYPISERVER_VENV} first (see benchmarks/README.md), or pass --no-pypiserver")
+        variants.append(PYPISERVER)
+    payload = os.urandom(100 * 1024)
+    batch = synthetic(CACHE / "batch", [f"batch-{i:02d}" for i in range(50)], payload=payload)
+    warm_up = synthetic(CACHE / "warm", [f"warm-{i}" for i in range(5)], payload=payload)
+    seconds: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpu_ms: dict[str, list[float]] = {variant: [] for variant in variants}
+    with tempfile.TemporaryDirectory(prefix="qarion-rounds-") as scratch_dir:
+        for round_ in range(args.rounds):
+            for index, variant in enumerate(variants):
+                scratch = Path(scratch_dir) / f"{round_}-{index}"
+                scratch.mkdir()
+                with target(variant, scratch) as (warm, timed, password, pid):
+                    user = "any" if variant == PYPISERVER else "__token__"
+                    twine_upload(warm, warm_up, user, password)
+                    before = cpu_seconds(pid)
+                    seconds[variant].append(twine_upload(timed, batch, user, password))
+                    cpu_ms[variant].append((cpu_seconds(pid) - before) / len(batch) * 1000)
+            print(f"round {round_ + 1}: " + ", ".join(f"{seconds[v][-1]:.3f} s" for v in variants), flush=True)
+    report = {
+        variant: {
+            "twine_50_seconds": seconds[variant],
+            "median_seconds": statistics.median(seconds[variant]),
+            "server_cpu_ms_per_upload": statistics.median(cpu_ms[variant]),
+        }
+        for variant in variants
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"upload-rounds-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(report, indent=2))
+    print("| variant | twine, 50 wheels (median) | runs | server CPU per upload |")
+    print("| --- | --- | --- | --- |")
+    for variant, figures in report.items():
+        runs = " ".join(f"{value:.2f}" for value in seconds[variant])
+        cpu = figures["server_cpu_ms_per_upload"]
+        print(f"| {variant} | {figures['median_seconds']:.3f} s | {runs} | {cpu:.1f} ms |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

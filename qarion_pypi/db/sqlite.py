@@ -6,6 +6,7 @@ a few connections open, in WAL mode with a busy timeout, and starts write transa
 writer at a time, SQLite needs no other lock. ``databases`` manages the connections and
 transactions; statements are compiled by ``db/statements.py`` and run here, on the connection's
 thread or, inside a write transaction and for quick lookups, on the event loop's (``_holding``).
+The WAL is checkpointed in the background, on a connection's thread, never inside a COMMIT.
 """
 
 from __future__ import annotations
@@ -35,14 +36,15 @@ from qarion_pypi.errors import Conflict, InsufficientStorage, Unavailable
 _PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    # No checkpoint inside a COMMIT, which runs on the event loop (below): ``Writers`` starts
+    # No checkpoint inside a COMMIT, which runs on the event loop (``Writers``): the pool starts
     # them in the background instead.
     "PRAGMA wal_autocheckpoint=0",
 )
 BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when the write lock stayed taken
-# Commits of this process between two checkpoints of the WAL. A checkpoint copies what the
-# commits wrote into the database file and syncs it: tens of milliseconds that used to stop the
-# event loop inside about every fiftieth upload's COMMIT (SQLite's own default, 1,000 pages).
+# Writes of this process (statements or transactions that changed rows) between two checkpoints
+# of the WAL. A checkpoint copies what was committed into the database file and syncs it: tens of
+# milliseconds that used to stop the event loop inside about every fiftieth upload's COMMIT
+# (SQLite's own default, every 1,000 pages).
 CHECKPOINT_EVERY = 64
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,8 @@ class PooledSQLitePool:
 
     async def _checkpoint(self) -> None:
         """Copy the WAL's committed pages into the database file, on a connection's own thread.
-        PASSIVE: it takes no lock and waits for nobody, so writers go on meanwhile."""
+        PASSIVE: it waits for no reader or writer, so writers go on meanwhile (and the WAL
+        starts over once a checkpoint has caught up with it)."""
         try:
             connection = await self.acquire()
             try:

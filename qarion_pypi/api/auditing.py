@@ -5,6 +5,10 @@ from ``request.state.audit_resource_id``, or from the created document's ``id``)
 with its status and message. The resource's name (what ``q`` finds it by) comes from
 ``request.state.audit_resource_name``, the response document's slug, username or filename, or the
 path. Response bodies are read only for these: never logged, since some carry secrets (a new key).
+
+A handler whose work commits in one transaction can record its success inside it
+(``record_success``), so the row commits with what it records or not at all; the wrapper then adds
+no second row for that success (a refusal or an error after it is still recorded).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def audited(action: str, resource_type: str, id_param: str | None = None) -> Cal
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
         async def wrapped(request: Request) -> Response:
+            request.state.audit_as = (action, resource_type, id_param)
             try:
                 response = await handler(request)
             except QarionError as exc:
@@ -37,12 +42,26 @@ def audited(action: str, resource_type: str, id_param: str | None = None) -> Cal
                 detail = f"internal error ({exc.__class__.__name__})"
                 await _record(request, action, resource_type, id_param, 500, detail, None)
                 raise
-            await _record(request, action, resource_type, id_param, response.status_code, "", response)
+            if not getattr(request.state, "audited", False):
+                await _record(request, action, resource_type, id_param, response.status_code, "", response)
             return response
 
         return wrapped
 
     return decorate
+
+
+async def record_success(request: Request, status: int, resource_id: str) -> None:
+    """The audited request's success, recorded now: inside the caller's transaction, whose work
+    it records (a savepoint: a failed audit insert does not undo that work). Nothing for a
+    request that is not audited."""
+    audit_as = getattr(request.state, "audit_as", None)
+    if audit_as is None:
+        return
+    action, resource_type, id_param = audit_as
+    request.state.audit_resource_id = resource_id
+    await _record(request, action, resource_type, id_param, status, "", None)
+    request.state.audited = True
 
 
 async def _record(

@@ -83,6 +83,29 @@ def test_mutations_are_recorded_with_their_outcome(repo: Repo) -> None:
     assert [e["occurred_at"] for e in events] == sorted((e["occurred_at"] for e in events), reverse=True)
 
 
+def test_each_upload_is_recorded_once_with_its_door_s_status(repo: Repo) -> None:
+    """A new file's success row is written in the transaction that records the file (it commits
+    with it or not at all); the wrapper adds none of its own, and a file that was there already
+    is recorded as before."""
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    assert repo.upload("twine-1.0-py3-none-any.whl", d.wheel("twine")).status_code == 200
+    with repo.client() as api:
+        files = {"file": ("api-1.0-py3-none-any.whl", d.wheel("api"))}
+        created = api.post(f"{repo.manage}/files", files=files)
+        again = api.post(f"{repo.manage}/files", files=files)
+        assert (created.status_code, again.status_code) == (201, 200)
+        events = _events(api, space=repo.space, since=started.isoformat())
+    twine = [e for e in events if e["action"] == "upload"]
+    managed = [e for e in events if e["action"] == "upload_file"]
+    assert [(e["status"], e["outcome"], e["resource_name"]) for e in twine] == [
+        (200, "success", "twine-1.0-py3-none-any.whl")
+    ]
+    assert sorted((e["status"], e["resource_id"]) for e in managed) == sorted(
+        [(201, created.json()["file"]["id"]), (200, created.json()["file"]["id"])]
+    )
+    assert all("api-1.0-py3-none-any.whl" in e["detail"] for e in managed)
+
+
 def test_filters(repo: Repo, server: LiveServer) -> None:
     assert repo.upload("filtered-1.0-py3-none-any.whl", d.wheel("filtered")).status_code == 200
     with server.admin() as admin:

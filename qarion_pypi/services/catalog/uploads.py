@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,8 @@ class Upload:
     # for imports: source="import", upstream_url, upstream_upload_time, upstream_sha256
     provenance: Mapping[str, object] | None = None
     content_type: str | None = None  # what the file part was sent as
+    # Called with the new file's id inside the transaction that records it (the audit row).
+    on_recorded: Callable[[str], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ async def _record(
         scan_job = await scans.queue_on_upload(ctx, principal, repository.id, str(file_row["id"]))
         if scan_job is not None:
             file_row["scan_status"] = "pending"
+        if upload.on_recorded is not None:
+            await upload.on_recorded(str(file_row["id"]))
     if scan_job is not None:
         await ctx.jobs.start(scan_job)
     ctx.metrics.uploads.inc()

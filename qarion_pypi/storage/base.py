@@ -144,13 +144,14 @@ class IncomingBlob:
         """``finish``, then ``read`` the finished file, in one worker-thread trip."""
 
         def both() -> T:
-            if self.digests is not None:
-                return read(self.path)
-            self._finish()
+            fresh = self.digests is None
+            if fresh:
+                self._finish()
             try:
                 return read(self.path)
             finally:  # after the read, which so has the thread (and the GIL) to itself
-                self._get_ready()
+                if fresh:
+                    self._get_ready()
 
         return await anyio.to_thread.run_sync(both)
 
@@ -186,9 +187,11 @@ class IncomingBlob:
     def _get_ready(self) -> None:
         """In the background, the file synced (on a copy of its descriptor: a discard may close
         it meanwhile) and its blob's directory made, when its store renames it into place."""
-        if self._placed_in is not None and self._file is not None and self.digests is not None:
-            self._syncing = _FILES.submit(_sync_and_close, os.dup(self._file.fileno()))
-            _FILES.submit(_make_directory, self._placed_in(self.digests.sha256))
+        if self._placed_in is None:
+            return
+        assert self._file is not None and self.digests is not None, "only once finished"
+        self._syncing = _FILES.submit(_sync_and_close, os.dup(self._file.fileno()))
+        _FILES.submit(_make_directory, self._placed_in(self.digests.sha256))
 
     def sync(self) -> None:
         """Blocking (a store calls it in its worker thread, before the file becomes a blob): the

@@ -130,11 +130,18 @@ def wait_for(url: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def qarion(data: Path, backend: dict[str, str], workers: int = 1) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+def qarion(
+    data: Path, backend: dict[str, str], workers: int = 1, tree: Path | None = None
+) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """A server of this checkout's code, or of ``tree``'s (another checkout, e.g. a ``git
+    worktree`` of an older commit). ``python -m`` puts its working directory first on the path,
+    ahead of PYTHONPATH and of the editable install: the server runs from the tree it measures."""
     port, key = free_port(), "bench-" + secrets.token_hex(16)
+    tree = (tree or HERE.parent).resolve()
     env = {**os.environ, **backend, "QARION_PYPI_ADMIN_KEY": key, "QARION_PYPI_LOG_LEVEL": "warning"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), env.get("PYTHONPATH")]))
     command = ["serve", "--port", str(port), "--data-dir", str(data), "--workers", str(workers)]
-    process = subprocess.Popen([sys.executable, "-m", "qarion_pypi", *command], env=env)
+    process = subprocess.Popen([sys.executable, "-m", "qarion_pypi", *command], env=env, cwd=tree)
     try:
         wait_for(f"http://127.0.0.1:{port}{API}/me")
         yield f"http://127.0.0.1:{port}", key, process

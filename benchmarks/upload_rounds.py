@@ -11,8 +11,9 @@ process and its children) per upload during the timed run.
 
     .venv/bin/python benchmarks/upload_rounds.py [--rounds 8] [--tree PATH ...] [--no-pypiserver]
 
-``--tree`` names a checkout whose ``qarion_pypi`` the server runs (through PYTHONPATH), e.g. a
-``git worktree`` of the previous release; without it, this checkout only.
+``--tree`` names a checkout whose ``qarion_pypi`` the server runs (from that directory, so that its
+package comes first), e.g. a ``git worktree`` of the previous release; without it, this checkout
+only.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def target(variant: str, scratch: Path) -> Iterator[tuple[str, str, str, int]]:
         with pypiserver(scratch) as (base, process):
             yield base + "/", base + "/", "any", process.pid
         return
-    with qarion(scratch / "data", {"PYTHONPATH": variant}) as (base, key, process):
+    with qarion(scratch / "data", {}, tree=Path(variant)) as (base, key, process):
         warm, timed = (base + make_repository(base, key, slug)[1] + "/legacy/" for slug in ("warm", "timed"))
         yield warm, timed, key, process.pid
 

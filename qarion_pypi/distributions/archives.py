@@ -8,12 +8,16 @@ These functions block; callers run them in a worker thread.
 from __future__ import annotations
 
 import gzip
+import io
+import os
 import struct
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, BinaryIO
 
 from packaging.utils import canonicalize_name
@@ -26,6 +30,11 @@ from qarion_pypi.errors import BadRequest
 _ALLOWED_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 # Small archives may legitimately expand more than the ratio allows (a few KiB of zeros, say).
 _EXPANSION_FLOOR = 64 * 1024 * 1024
+# A wheel read on the event loop (``quick_to_read``): a fraction of a millisecond of work, less
+# than handing it to a thread and back costs.
+_QUICK_BYTES = 256 * 1024
+_QUICK_MEMBERS = 64
+_QUICK_METADATA = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,11 +55,18 @@ def _invalid(reason: str) -> BadRequest:
     return BadRequest(f"Invalid distribution file: {reason}")
 
 
-def _check_member_path(name: str) -> PurePosixPath:
-    path = PurePosixPath(name)
-    if name.startswith("/") or "\\" in name or ".." in path.parts or (path.parts and ":" in path.parts[0]):
+def _parts(name: str) -> list[str]:
+    """A member name's path components, as ``PurePosixPath(name).parts`` has them for a name that
+    is not absolute (empty and ``.`` components dropped)."""
+    return [part for part in name.split("/") if part and part != "."]
+
+
+def _check_member_path(name: str) -> list[str]:
+    """The components of a safe member path: relative, no ``..``, no backslash, no drive."""
+    parts = _parts(name)
+    if name.startswith("/") or "\\" in name or ".." in parts or (parts and ":" in parts[0]):
         raise _invalid(f"archive member {name!r} has an unsafe path.")
-    return path
+    return parts
 
 
 def _matches(dist: DistFilename, stem: str) -> bool:
@@ -64,24 +80,60 @@ def _matches(dist: DistFilename, stem: str) -> bool:
         return False
 
 
-def read_core_metadata(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
-    """The METADATA (wheel) or PKG-INFO (sdist) bytes of the archive at ``path``."""
-    if dist.extension == ".tar.gz":
-        return _read_tar_gz(path, dist, limits)
-    return _read_zip(path, dist, limits)
+def read_core_metadata(source: Path | BinaryIO, dist: DistFilename, limits: ArchiveLimits) -> bytes:
+    """The METADATA (wheel) or PKG-INFO (sdist) bytes of the archive at ``source``: a path, or a
+    seekable binary stream positioned anywhere (an upload still in memory)."""
+    with _opened(source) as (handle, size):
+        if dist.extension == ".tar.gz":
+            return _read_tar_gz(handle, size, dist, limits)
+        return _read_zip(handle, size, dist, limits)
 
 
-def _read_zip(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
-    entries = _zip_layout(path)
+def quick_to_read(data: bytes, dist: DistFilename) -> bool:
+    """Is this archive, whole in memory, a small wheel whose reading costs less than a trip to a
+    worker thread and back: a few members, and a small METADATA (the only member inflated)? Its
+    central directory says so, in a walk of at most ``_QUICK_MEMBERS`` records. Anything else (an
+    sdist inflates its whole stream) is read in a thread, which also refuses what is malformed."""
+    if dist.extension == ".tar.gz" or len(data) > _QUICK_BYTES:
+        return False
+    end = data.rfind(b"PK\x05\x06", max(0, len(data) - _END.size - 0xFFFF))
+    if end < 0 or len(data) - end < _END.size:
+        return False
+    _, _, _, _, entries, _, position, _ = _END.unpack_from(data, end)
+    if entries > _QUICK_MEMBERS:
+        return False
+    metadata = 0
+    for _ in range(entries):
+        if position + _CENTRAL.size > end or data[position : position + 4] != b"PK\x01\x02":
+            return False
+        size, name_length, extra_length, comment_length = _CENTRAL.unpack_from(data, position)[1:]
+        name_at = position + _CENTRAL.size
+        if data[name_at : name_at + name_length].endswith(b"/METADATA"):
+            metadata += size
+        position = name_at + name_length + extra_length + comment_length
+    return metadata <= _QUICK_METADATA
+
+
+@contextmanager
+def _opened(source: Path | BinaryIO) -> Iterator[tuple[BinaryIO, int]]:
+    if isinstance(source, Path):
+        with open(source, "rb") as handle:
+            yield handle, os.fstat(handle.fileno()).st_size
+        return
+    yield source, source.seek(0, io.SEEK_END)
+
+
+def _read_zip(handle: BinaryIO, size: int, dist: DistFilename, limits: ArchiveLimits) -> bytes:
+    entries = _zip_layout(handle, size)
     if entries > limits.max_members:
         raise _invalid(f"the archive has more than {limits.max_members} members.")
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(handle)
     except (zipfile.BadZipFile, OSError, ValueError):
         raise _invalid("not a valid ZIP archive.") from None
     with archive:
         infos = archive.infolist()
-        _check_zip_members(infos, path.stat().st_size, limits)
+        _check_zip_members(infos, size, limits)
         if dist.distribution_type == "wheel":
             dist_info = _wheel_dist_info(infos, dist)
             names = {info.filename for info in infos}
@@ -103,8 +155,8 @@ def _read_zip(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
         if info.file_size > limits.max_metadata_bytes:
             raise _invalid(f"{member} is larger than {limits.max_metadata_bytes} bytes.")
         try:
-            with archive.open(info) as handle:
-                data = handle.read(limits.max_metadata_bytes + 1)
+            with archive.open(info) as member_handle:
+                data = member_handle.read(limits.max_metadata_bytes + 1)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError):
             raise _invalid(f"{member} is corrupt (bad CRC or compressed data).") from None
         if len(data) > limits.max_metadata_bytes:
@@ -116,30 +168,32 @@ _LOCAL_HEADER = b"PK\x03\x04"
 _END = struct.Struct("<4s4H2LH")  # end of central directory record
 _END64_LOCATOR = struct.Struct("<4sLQL")
 _END64 = struct.Struct("<4sQ2H2L4Q")
+# A central directory record's signature, then (skipped) its fields up to the uncompressed size,
+# which quick_to_read wants, and the lengths of the name, extra field and comment that follow.
+_CENTRAL = struct.Struct("<4s20xL3H12x")
 
 
-def _zip_layout(path: Path) -> int:
+def _zip_layout(handle: BinaryIO, size: int) -> int:
     """The archive's member count, read from its end record before anything else is, after
     checking that the archive is nothing but a ZIP: it starts with a local file header, its
     central directory ends where its end records begin, and nothing follows them (the shapes a
     ZIP/tar polyglot or appended data would have)."""
-    size = path.stat().st_size
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-        handle.seek(max(0, size - _END.size - 0xFFFF))
-        tail = handle.read()
-        position = tail.rfind(b"PK\x05\x06")
-        if position < 0 or len(tail) - position < _END.size:
-            raise _invalid("not a valid ZIP archive.")
-        if head != _LOCAL_HEADER:
-            raise _invalid("the ZIP archive has data before its first member.")
-        _, _, _, _, entries, directory_size, directory_offset, comment = _END.unpack_from(tail, position)
-        end_at = size - len(tail) + position
-        if end_at + _END.size + comment != size:
-            raise _invalid("the ZIP archive has data after its end.")
-        starts = end_at
-        if 0xFFFF in (entries,) or 0xFFFFFFFF in (directory_size, directory_offset):
-            entries, directory_size, directory_offset, starts = _zip64_end(handle, end_at)
+    handle.seek(0)
+    head = handle.read(4)
+    handle.seek(max(0, size - _END.size - 0xFFFF))
+    tail = handle.read()
+    position = tail.rfind(b"PK\x05\x06")
+    if position < 0 or len(tail) - position < _END.size:
+        raise _invalid("not a valid ZIP archive.")
+    if head != _LOCAL_HEADER:
+        raise _invalid("the ZIP archive has data before its first member.")
+    _, _, _, _, entries, directory_size, directory_offset, comment = _END.unpack_from(tail, position)
+    end_at = size - len(tail) + position
+    if end_at + _END.size + comment != size:
+        raise _invalid("the ZIP archive has data after its end.")
+    starts = end_at
+    if 0xFFFF in (entries,) or 0xFFFFFFFF in (directory_size, directory_offset):
+        entries, directory_size, directory_offset, starts = _zip64_end(handle, end_at)
     if directory_offset + directory_size != starts:
         raise _invalid("the ZIP archive's central directory is not where its end record says.")
     return int(entries)
@@ -187,11 +241,8 @@ def _check_zip_members(infos: list[zipfile.ZipInfo], archive_size: int, limits: 
 
 
 def _wheel_dist_info(infos: list[zipfile.ZipInfo], dist: DistFilename) -> str:
-    candidates = {
-        PurePosixPath(info.filename).parts[0]
-        for info in infos
-        if PurePosixPath(info.filename).parts and PurePosixPath(info.filename).parts[0].endswith(".dist-info")
-    }
+    tops = (_parts(info.filename)[:1] for info in infos)
+    candidates = {top[0] for top in tops if top and top[0].endswith(".dist-info")}
     matching = sorted(c for c in candidates if _matches(dist, c.removesuffix(".dist-info")))
     if len(matching) > 1:
         raise _invalid(f"wheel has more than one .dist-info directory: {', '.join(matching)}.")
@@ -202,7 +253,7 @@ def _wheel_dist_info(infos: list[zipfile.ZipInfo], dist: DistFilename) -> str:
 
 
 def _single_top_level(names: list[str], dist: DistFilename) -> str:
-    tops = {PurePosixPath(name).parts[0] for name in names if PurePosixPath(name).parts}
+    tops = {parts[0] for parts in map(_parts, names) if parts}
     if len(tops) != 1:
         raise _invalid("a source distribution must contain exactly one top-level directory.")
     (top,) = tops
@@ -227,13 +278,14 @@ class _BoundedReader:
         return data
 
 
-def _read_tar_gz(path: Path, dist: DistFilename, limits: ArchiveLimits) -> bytes:
-    limit = limits.max_expanded(path.stat().st_size)
-    with open(path, "rb") as handle:
-        if handle.read(2) != b"\x1f\x8b":
-            raise _invalid("not a valid gzip-compressed tar archive.")
+def _read_tar_gz(handle: BinaryIO, size: int, dist: DistFilename, limits: ArchiveLimits) -> bytes:
+    limit = limits.max_expanded(size)
+    handle.seek(0)
+    if handle.read(2) != b"\x1f\x8b":
+        raise _invalid("not a valid gzip-compressed tar archive.")
+    handle.seek(0)
     try:
-        with gzip.open(path, "rb") as raw:
+        with gzip.GzipFile(fileobj=handle, mode="rb") as raw:
             stream = _BoundedReader(raw, limit)
             with tarfile.open(fileobj=stream, mode="r|") as archive:  # type: ignore[call-overload]
                 found = _scan_tar(archive, dist, limits)
@@ -265,22 +317,22 @@ def _scan_tar(archive: tarfile.TarFile, dist: DistFilename, limits: ArchiveLimit
         count += 1
         if count > limits.max_members:
             raise _invalid(f"the archive has more than {limits.max_members} members.")
-        path = _check_member_path(member.name)
+        parts = _check_member_path(member.name)
         if member.issym() or member.islnk():
             _check_member_path(member.linkname)
             if member.linkname.startswith("/"):
                 raise _invalid(f"archive member {member.name!r} links outside the archive.")
         elif not (member.isfile() or member.isdir()):
             raise _invalid(f"archive member {member.name!r} is not a regular file or directory.")
-        if not path.parts:
+        if not parts:
             continue
-        tops.add(path.parts[0])
-        if len(path.parts) == 2 and path.parts[1] == "PKG-INFO" and member.isfile():
+        tops.add(parts[0])
+        if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
             if member.size > limits.max_metadata_bytes:
                 raise _invalid(f"{member.name} is larger than {limits.max_metadata_bytes} bytes.")
             handle = archive.extractfile(member)
             if handle is not None:
-                found[path.parts[0]] = handle.read(limits.max_metadata_bytes + 1)
+                found[parts[0]] = handle.read(limits.max_metadata_bytes + 1)
     if count == 0:
         raise _invalid("the tar archive is empty.")
     top = _single_top_level(sorted(tops), dist)

@@ -8,9 +8,11 @@ names no path, so a store may be a directory, an object store or memory.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import re
 import secrets
@@ -34,6 +36,11 @@ _FLUSH_AT = 1024 * 1024
 # its own from this size on, where it saves more than the hand-over costs.
 _HASH_BESIDE_AT = 32 * 1024
 _HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qarion-hash")
+# Up to this size a blob is hashed on the event loop as its chunks arrive (a few tens of
+# microseconds each, while the next ones are on their way), and a finished blob of that size is
+# still whole in memory: it is finished, and can be read, without a trip to a worker thread and
+# back (on a virtual machine whose idle CPUs sleep, 0.3-0.7 ms each).
+_IN_MEMORY_UP_TO = 256 * 1024
 # Creating a file or a directory and syncing a file wait on the disk (a new inode costs up to
 # ~0.7 ms while the disk is busy writing); they run here, beside the request that needs them
 # later, instead of on its path: a staging file is created while its first bytes arrive, and
@@ -60,6 +67,10 @@ class IncomingBlob:
     hashed three ways (the upload protocol's digests); a proxied file only needs its sha256, which
     costs a fifth of the three.
 
+    A small blob (up to ``_IN_MEMORY_UP_TO``) is hashed on the event loop as it arrives and stays
+    in memory until it is finished, on the loop too; its file is then written (and synced, for a
+    store that renames it) in the background, while ``read`` reads the bytes from memory.
+
     The file is created in the background when the first bytes arrive. A store that renames the
     staging file into place says where to (``placed_in``: a blob's directory by its sha256): once
     the digest is known, the file is synced and that directory made in the background, and
@@ -76,8 +87,12 @@ class IncomingBlob:
         self._opening: Future[None] | None = None
         self._placed_in = placed_in
         self._syncing: Future[None] | None = None
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] = []  # not yet written
         self._pending_size = 0
+        self._unhashed: list[bytes] = []  # not yet hashed (the blob outgrew _IN_MEMORY_UP_TO)
+        self._flushed = False  # have bytes left memory for the file (so read it from there)?
+        self._writing: Future[None] | None = None  # a small blob's file, written in the background
+        self._memory: bytes | None = None  # a small finished blob's bytes
         self.size = 0
         self._sha256 = hashlib.sha256()
         self._md5 = None if sha256_only else hashlib.md5(usedforsecurity=False)
@@ -90,34 +105,53 @@ class IncomingBlob:
             return
         if self._opening is None:
             self._opening = _FILES.submit(self._create)
+        self._take(chunk)
+        if self._pending_size >= _FLUSH_AT:
+            await anyio.to_thread.run_sync(self._flush)
+
+    def _take(self, chunk: bytes) -> None:
         self._pending.append(chunk)
         self._pending_size += len(chunk)
         self.size += len(chunk)
-        if self._pending_size >= _FLUSH_AT:
-            await anyio.to_thread.run_sync(self._flush)
+        if self.size <= _IN_MEMORY_UP_TO:
+            self._hash(chunk, beside=False)
+        else:
+            self._unhashed.append(chunk)
 
     def _flush(self) -> None:
         data = b"".join(self._pending)
         self._pending.clear()
         self._pending_size = 0
+        self._flushed = True
+        self._hash(b"".join(self._unhashed), beside=True)
+        self._unhashed.clear()
+        with full_disk_refused():
+            self._ensure_file()
+            self._write(data)
+
+    def _hash(self, data: bytes, *, beside: bool) -> None:
+        """``beside``: in a worker thread, large buffers may have blake2 hashed in another."""
+        if not data:
+            return
         if self._md5 is not None and self._blake2 is not None:
             # hashlib lets go of the GIL for large buffers: blake2 runs beside md5 and sha256
-            beside = _HASHING.submit(self._blake2.update, data) if len(data) >= _HASH_BESIDE_AT else None
+            other = _HASHING.submit(self._blake2.update, data) if beside and len(data) >= _HASH_BESIDE_AT else None
             self._sha256.update(data)
             self._md5.update(data)
-            if beside is None:
+            if other is None:
                 self._blake2.update(data)
             else:
-                beside.result()
+                other.result()
         else:
             self._sha256.update(data)
-        with full_disk_refused():
-            if self._file is None:
-                if self._opening is None:
-                    self._create()
-                else:
-                    self._opening.result()
-            self._write(data)
+
+    def _ensure_file(self) -> None:
+        """The staging file, created now or by its creation in the background."""
+        if self._file is None:
+            if self._opening is None:
+                self._create()
+            else:
+                self._opening.result()
 
     def _create(self) -> None:
         try:
@@ -132,37 +166,88 @@ class IncomingBlob:
         self._file.write(data)
 
     async def finish(self) -> Digests:
-        """Every byte written to the file and hashed: the digests (later calls return them). The
-        file is synced to disk only when a store places it (``sync``), so a caller can check a
-        published hash, or validate an upload, and answer before any sync is waited for."""
+        """Every byte hashed: the digests (later calls return them). A small blob, hashed as it
+        arrived and still whole in memory, is finished on the event loop and its file written in
+        the background (``written``; ``read`` reads the bytes from memory meanwhile); a large one
+        is written and hashed to its end in a worker thread. The file is synced in the
+        background, and waited for only when a store places it (``sync``), so a caller can check
+        a published hash, or validate an upload, before any sync is waited for."""
         if self.digests is None:
-            await anyio.to_thread.run_sync(self._finish_and_get_ready)
+            if not self._flushed and not self._unhashed:
+                self._memory = b"".join(self._pending)
+                self._pending.clear()
+                self._pending_size = 0
+                self._flushed = True
+                self.digests = self._digests()
+                self._writing = Future()
+                if self._placed_in is not None:
+                    self._syncing = Future()
+                _FILES.submit(self._write_out, self._memory)
+            else:
+                await anyio.to_thread.run_sync(self._finish_and_get_ready)
         assert self.digests is not None
         return self.digests
 
-    async def finish_and_read(self, read: Callable[[Path], T]) -> T:
-        """``finish``, then ``read`` the finished file, in one worker-thread trip."""
+    @property
+    def in_memory(self) -> bool:
+        """Finished with its bytes still in memory: ``read`` does not touch the file, which a
+        store may so place meanwhile."""
+        return self._memory is not None
 
-        def both() -> T:
-            fresh = self.digests is None
-            if fresh:
-                self._finish()
-            try:
-                return read(self.path)
-            finally:  # after the read, which so has the thread (and the GIL) to itself
-                if fresh:
-                    self._get_ready()
+    async def read(self, read: Callable[[Path | BinaryIO], T], *, quick: Callable[[bytes], bool] | None = None) -> T:
+        """``read`` the finished blob: a small one from memory (on the event loop when ``quick``
+        says that costs less than a trip to a worker thread and back), a large one from its file
+        in a worker thread."""
+        assert self.digests is not None, "finish() the blob first"
+        if self._memory is not None:
+            if quick is not None and quick(self._memory):
+                return read(io.BytesIO(self._memory))
+            return await anyio.to_thread.run_sync(read, io.BytesIO(self._memory))
+        return await anyio.to_thread.run_sync(read, self.path)
 
-        return await anyio.to_thread.run_sync(both)
+    async def written(self) -> None:
+        """Once finished: every byte is in the file at ``path`` (a store reads it from there)."""
+        assert self.digests is not None, "finish() the blob first"
+        if self._writing is not None:
+            await asyncio.shield(asyncio.wrap_future(self._writing))
+
+    def _write_out(self, data: bytes) -> None:
+        """In the background: a small finished blob's bytes written to its file (``_writing``)
+        and then, for a store that renames it into place, synced (``_syncing``, on a copy of its
+        descriptor: a discard waits for the write, not the sync) and its blob's directory made."""
+        assert self._writing is not None and self.digests is not None
+        if not self._writing.set_running_or_notify_cancel():
+            return  # discarded first
+        try:
+            with full_disk_refused():
+                self._ensure_file()
+                self._write(data)
+                assert self._file is not None
+                self._file.flush()
+                descriptor = os.dup(self._file.fileno()) if self._syncing is not None else None
+        except BaseException as exc:
+            self._writing.set_exception(exc)
+            if self._syncing is not None:
+                self._syncing.set_exception(exc)
+            return
+        self._writing.set_result(None)
+        if self._syncing is None or descriptor is None:
+            return
+        try:
+            _sync_and_close(descriptor)
+        except BaseException as exc:
+            self._syncing.set_exception(exc)
+            return
+        self._syncing.set_result(None)
+        if self._placed_in is not None:
+            _make_directory(self._placed_in(self.digests.sha256))
 
     def stage_file(self, source: Path, chunk_size: int = _FLUSH_AT) -> Digests:
         """Blocking (call it in a worker thread): the whole of a local file, staged and finished
         in one go, as ``write``s and ``finish`` would (``qarion-pypi load``)."""
         with source.open("rb") as handle:
             while chunk := handle.read(chunk_size):
-                self._pending.append(chunk)
-                self._pending_size += len(chunk)
-                self.size += len(chunk)
+                self._take(chunk)
                 self._flush()
         self._finish_and_get_ready()
         assert self.digests is not None
@@ -177,7 +262,10 @@ class IncomingBlob:
         assert self._file is not None
         with full_disk_refused():
             self._file.flush()  # readable through its path from here on
-        self.digests = Digests(
+        self.digests = self._digests()
+
+    def _digests(self) -> Digests:
+        return Digests(
             size=self.size,
             sha256=self._sha256.hexdigest(),
             md5=self._md5.hexdigest() if self._md5 is not None else None,
@@ -196,7 +284,10 @@ class IncomingBlob:
     def sync(self) -> None:
         """Blocking (a store calls it in its worker thread, before the file becomes a blob): the
         finished file synced to disk and closed."""
-        assert self._file is not None and self.digests is not None, "finish() the blob before syncing it"
+        assert self.digests is not None, "finish() the blob before syncing it"
+        if self._writing is not None:
+            self._writing.result()
+        assert self._file is not None
         if not self._file.closed:
             with full_disk_refused():
                 if self._syncing is not None:
@@ -206,12 +297,15 @@ class IncomingBlob:
             self._file.close()
 
     def discard(self) -> None:
-        """Close and remove the staging file. A creation still queued never happens; one under
-        way (a single ``open``) is waited for, so nothing is left once this returns."""
-        if self._opening is not None and not self._opening.cancel():
-            futures.wait([self._opening])
+        """Close and remove the staging file. A creation or a small blob's write still queued
+        never happens; one under way (a single ``open``, or ``write``: never a sync) is waited
+        for, so nothing is left once this returns."""
+        for work in (self._writing, self._opening):  # the write first: it waits for the creation
+            if work is not None and not work.cancel():
+                futures.wait([work])
         if self._file is not None and not self._file.closed:
             self._file.close()
+        self._memory = None
         self.path.unlink(missing_ok=True)
 
 

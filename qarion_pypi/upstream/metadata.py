@@ -15,8 +15,6 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import anyio.to_thread
-
 from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
 from qarion_pypi.distributions.filenames import parse_dist_filename
 from qarion_pypi.errors import BadRequest
@@ -172,6 +170,6 @@ async def _by_download(client: AuthedClient, entry: FileEntry, limits: ArchiveLi
     try:
         await download(client, entry.url, blob, max_bytes=max_download, sha256=entry.sha256, name=entry.filename)
         dist = parse_dist_filename(entry.filename)
-        return await anyio.to_thread.run_sync(read_core_metadata, blob.path, dist, limits)
+        return await blob.read(lambda source: read_core_metadata(source, dist, limits))
     finally:
         blob.discard()

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio
 import httpx
@@ -121,14 +123,69 @@ async def test_a_blob_discarded_while_its_file_is_being_created_leaves_nothing(s
     assert not list(staging.glob("incoming-*"))
 
 
-async def test_finishing_and_reading_the_file_take_one_trip(store: BlobStore) -> None:
+def _contents(source: Path | BinaryIO) -> bytes:
+    return source.read_bytes() if isinstance(source, Path) else source.read()
+
+
+async def test_a_small_blob_is_finished_and_read_from_memory_while_its_file_is_written(store: BlobStore) -> None:
     blob = store.incoming()
-    await blob.write(b"read me")
-    assert await blob.finish_and_read(lambda path: path.read_bytes()) == b"read me"
-    assert blob.digests is not None and blob.digests.sha256 == hashlib.sha256(b"read me").hexdigest()
-    assert await blob.finish_and_read(lambda path: path.stat().st_size) == 7  # finished already: read only
+    await blob.write(b"read ")
+    await blob.write(b"me")
+    reads: list[tuple[int, bool]] = []  # (thread, given a path)
+
+    def read(source: Path | BinaryIO) -> bytes:
+        reads.append((threading.get_ident(), isinstance(source, Path)))
+        return _contents(source)
+
+    digests = await blob.finish()
+    assert digests.sha256 == hashlib.sha256(b"read me").hexdigest() and blob.in_memory
+    assert digests.md5 == hashlib.md5(b"read me").hexdigest()
+    assert digests.blake2_256 == hashlib.blake2b(b"read me", digest_size=32).hexdigest()
+    assert await blob.read(read) == b"read me"
+    assert reads == [(reads[0][0], False)] and reads[0][0] != threading.get_ident()  # not quick: a thread
+    await blob.written()  # in the background meanwhile
+    assert blob.path.read_bytes() == b"read me"
     await store.commit(blob)
-    assert await _read(store, blob.digests.sha256, 0, 7) == b"read me"
+    assert await _read(store, digests.sha256, 0, 7) == b"read me"
+
+
+async def test_a_quick_read_of_a_small_blob_stays_on_the_event_loop(store: BlobStore) -> None:
+    blob = store.incoming()
+    await blob.write(b"tiny")
+    await blob.finish()
+    seen: list[bytes] = []
+
+    def quick(data: bytes) -> bool:
+        seen.append(data)
+        return True
+
+    loop = threading.get_ident()
+    assert await blob.read(lambda source: (threading.get_ident(), _contents(source)), quick=quick) == (loop, b"tiny")
+    assert seen == [b"tiny"]
+    blob.discard()  # while its file may still be being written: nothing is left
+    assert not blob.path.exists()
+
+
+async def test_a_large_blob_is_finished_in_a_thread_and_read_from_its_file(store: BlobStore) -> None:
+    data = os.urandom(300 * 1024)  # beyond what is kept in memory
+    blob = store.incoming()
+    for start in range(0, len(data), 64 * 1024):
+        await blob.write(data[start : start + 64 * 1024])
+    digests = await blob.finish()
+    assert not blob.in_memory
+    assert digests.sha256 == hashlib.sha256(data).hexdigest()
+    assert digests.md5 == hashlib.md5(data).hexdigest()
+    assert digests.blake2_256 == hashlib.blake2b(data, digest_size=32).hexdigest()
+    sources: list[object] = []
+
+    def read(source: Path | BinaryIO) -> bytes:
+        sources.append(source)
+        return _contents(source)
+
+    assert await blob.read(read, quick=lambda data: True) == data  # never quick
+    assert sources == [blob.path]
+    await store.commit(blob)
+    assert await _read(store, digests.sha256, 0, len(data)) == data
 
 
 async def test_a_finished_blobs_directory_is_made_before_it_is_placed(tmp_path: Path) -> None:
@@ -151,6 +208,7 @@ async def test_a_staging_file_appears_with_its_first_bytes(store: BlobStore) -> 
     blob = store.incoming()
     assert not blob.path.exists()  # nothing on disk for an upload that sent nothing yet
     await blob.finish()
+    await blob.written()
     assert blob.path.read_bytes() == b"" and blob.digests is not None and blob.digests.size == 0
     blob.discard()
 
@@ -159,6 +217,7 @@ async def test_stale_staging_files_are_swept(store: BlobStore) -> None:
     stale, fresh = store.incoming(), store.incoming()
     for blob in (stale, fresh):
         await blob.finish()  # staged, not yet committed
+        await blob.written()
     hour_ago = time.time() - 7200
     os.utime(stale.path, (hour_ago, hour_ago))
     assert await store.sweep_staging(3600) == 1
@@ -237,6 +296,7 @@ async def test_staging_files_of_a_process_that_is_gone_are_swept_at_any_age(stor
     orphan.write_bytes(b"half an upload of a killed process")
     live = store.incoming()  # this process's own, young: kept
     await live.finish()
+    await live.written()
     assert await store.sweep_staging(3600) >= 1
     assert not orphan.exists() and live.path.exists()
     live.discard()

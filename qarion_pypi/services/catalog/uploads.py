@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from packaging.version import Version
@@ -18,10 +18,10 @@ from qarion_pypi.db import tables as t
 from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.distributions import rules
-from qarion_pypi.distributions.archives import ArchiveLimits, read_core_metadata
+from qarion_pypi.distributions.archives import ArchiveLimits, quick_to_read, read_core_metadata
 from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
 from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
-from qarion_pypi.errors import BadRequest, Conflict, QarionError
+from qarion_pypi.errors import BadRequest, Conflict
 from qarion_pypi.jobs.queue import JobRecord
 from qarion_pypi.repositories import core_metadata, placement, records
 from qarion_pypi.repositories.records import FileRecord, RepositoryKind, RepositoryRecord
@@ -88,32 +88,25 @@ async def accept(ctx: Context, principal: Principal, repository: RepositoryRecor
     rules.check_content_type(upload.content_type)
     if upload.legacy:
         rules.check_form_against_filename(upload.form, dist)
-    read = await _finish_and_read_metadata(ctx, blob, dist)
-    digests = blob.digests
-    assert digests is not None
+    digests = await blob.finish()
     rules.check_size(digests.size, ctx.settings.max_upload_bytes)
     rules.check_digests(upload.form, digests)
-    if isinstance(read, QarionError):  # refused after the digests: a wrong one is said first
-        raise read
-    metadata = read
+    metadata = await _read_metadata(ctx, blob, dist)
     rules.check_metadata_against_filename(metadata, dist)
     rules.check_metadata_rules(metadata)
     verified = await attestations.verify(ctx, repository, dist.filename, digests.sha256, attested)
     return await _record(ctx, principal, repository, upload, blob, dist, metadata, verified)
 
 
-async def _finish_and_read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata | QarionError:
-    """The blob finished and its metadata read and parsed, in one trip off the loop (each costs
-    in proportion to the input); what makes the archive unreadable is returned, not raised."""
+async def _read_metadata(ctx: Context, blob: IncomingBlob, dist: DistFilename) -> CoreMetadata:
+    """The finished blob's core metadata, read and parsed: on the event loop when it is a small
+    wheel still in memory (``quick_to_read``), else in a worker thread."""
     limits = ArchiveLimits.of(ctx.settings)
 
-    def read_and_parse(path: Path) -> CoreMetadata | QarionError:
-        try:
-            return parse_core_metadata(read_core_metadata(path, dist, limits))
-        except QarionError as exc:
-            return exc
+    def read_and_parse(source: Path | BinaryIO) -> CoreMetadata:
+        return parse_core_metadata(read_core_metadata(source, dist, limits))
 
-    return await blob.finish_and_read(read_and_parse)
+    return await blob.read(read_and_parse, quick=lambda data: quick_to_read(data, dist))
 
 
 async def _record(

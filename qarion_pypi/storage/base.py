@@ -67,9 +67,8 @@ class IncomingBlob:
     hashed three ways (the upload protocol's digests); a proxied file only needs its sha256, which
     costs a fifth of the three.
 
-    A small blob (up to ``_IN_MEMORY_UP_TO``) is hashed on the event loop as it arrives and stays
-    in memory until it is finished, on the loop too; its file is then written (and synced, for a
-    store that renames it) in the background, while ``read`` reads the bytes from memory.
+    A small blob (up to ``_IN_MEMORY_UP_TO``) is hashed on the event loop as it arrives, and
+    finished there in one write; ``read`` reads its bytes from memory.
 
     The file is created in the background when the first bytes arrive. A store that renames the
     staging file into place says where to (``placed_in``: a blob's directory by its sha256): once
@@ -91,7 +90,6 @@ class IncomingBlob:
         self._pending_size = 0
         self._unhashed: list[bytes] = []  # not yet hashed (the blob outgrew _IN_MEMORY_UP_TO)
         self._flushed = False  # have bytes left memory for the file (so read it from there)?
-        self._writing: Future[None] | None = None  # a small blob's file, written in the background
         self._memory: bytes | None = None  # a small finished blob's bytes
         self.size = 0
         self._sha256 = hashlib.sha256()
@@ -166,27 +164,35 @@ class IncomingBlob:
         self._file.write(data)
 
     async def finish(self) -> Digests:
-        """Every byte hashed: the digests (later calls return them). A small blob, hashed as it
-        arrived and still whole in memory, is finished on the event loop and its file written in
-        the background (``written``; ``read`` reads the bytes from memory meanwhile); a large one
-        is written and hashed to its end in a worker thread. The file is synced in the
-        background, and waited for only when a store places it (``sync``), so a caller can check
-        a published hash, or validate an upload, before any sync is waited for."""
+        """Every byte written to the file and hashed: the digests (later calls return them). A
+        small blob, hashed as it arrived and still whole in memory, is finished on the event loop
+        (one write to the page cache, as SQLite's commits are) and ``read`` reads its bytes from
+        memory; a large one is written and hashed to its end in a worker thread. The file is
+        synced in the background, and waited for only when a store places it (``sync``), so a
+        caller can check a published hash, or validate an upload, before any sync is waited
+        for."""
         if self.digests is None:
             if not self._flushed and not self._unhashed:
-                self._memory = b"".join(self._pending)
-                self._pending.clear()
-                self._pending_size = 0
-                self._flushed = True
-                self.digests = self._digests()
-                self._writing = Future()
-                if self._placed_in is not None:
-                    self._syncing = Future()
-                _FILES.submit(self._write_out, self._memory)
+                await self._finish_in_memory()
             else:
                 await anyio.to_thread.run_sync(self._finish_and_get_ready)
         assert self.digests is not None
         return self.digests
+
+    async def _finish_in_memory(self) -> None:
+        if self._opening is not None and not self._opening.done():  # created in the background
+            await asyncio.wait([asyncio.wrap_future(self._opening)])
+        self._memory = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        self._flushed = True
+        with full_disk_refused():
+            self._ensure_file()
+            self._write(self._memory)
+            assert self._file is not None
+            self._file.flush()
+        self.digests = self._digests()
+        self._get_ready()
 
     @property
     def in_memory(self) -> bool:
@@ -204,43 +210,6 @@ class IncomingBlob:
                 return read(io.BytesIO(self._memory))
             return await anyio.to_thread.run_sync(read, io.BytesIO(self._memory))
         return await anyio.to_thread.run_sync(read, self.path)
-
-    async def written(self) -> None:
-        """Once finished: every byte is in the file at ``path`` (a store reads it from there)."""
-        assert self.digests is not None, "finish() the blob first"
-        if self._writing is not None:
-            await asyncio.shield(asyncio.wrap_future(self._writing))
-
-    def _write_out(self, data: bytes) -> None:
-        """In the background: a small finished blob's bytes written to its file (``_writing``)
-        and then, for a store that renames it into place, synced (``_syncing``, on a copy of its
-        descriptor: a discard waits for the write, not the sync) and its blob's directory made."""
-        assert self._writing is not None and self.digests is not None
-        if not self._writing.set_running_or_notify_cancel():
-            return  # discarded first
-        try:
-            with full_disk_refused():
-                self._ensure_file()
-                self._write(data)
-                assert self._file is not None
-                self._file.flush()
-                descriptor = os.dup(self._file.fileno()) if self._syncing is not None else None
-        except BaseException as exc:
-            self._writing.set_exception(exc)
-            if self._syncing is not None:
-                self._syncing.set_exception(exc)
-            return
-        self._writing.set_result(None)
-        if self._syncing is None or descriptor is None:
-            return
-        try:
-            _sync_and_close(descriptor)
-        except BaseException as exc:
-            self._syncing.set_exception(exc)
-            return
-        self._syncing.set_result(None)
-        if self._placed_in is not None:
-            _make_directory(self._placed_in(self.digests.sha256))
 
     def stage_file(self, source: Path, chunk_size: int = _FLUSH_AT) -> Digests:
         """Blocking (call it in a worker thread): the whole of a local file, staged and finished
@@ -284,10 +253,7 @@ class IncomingBlob:
     def sync(self) -> None:
         """Blocking (a store calls it in its worker thread, before the file becomes a blob): the
         finished file synced to disk and closed."""
-        assert self.digests is not None, "finish() the blob before syncing it"
-        if self._writing is not None:
-            self._writing.result()
-        assert self._file is not None
+        assert self._file is not None and self.digests is not None, "finish() the blob before syncing it"
         if not self._file.closed:
             with full_disk_refused():
                 if self._syncing is not None:
@@ -297,12 +263,10 @@ class IncomingBlob:
             self._file.close()
 
     def discard(self) -> None:
-        """Close and remove the staging file. A creation or a small blob's write still queued
-        never happens; one under way (a single ``open``, or ``write``: never a sync) is waited
-        for, so nothing is left once this returns."""
-        for work in (self._writing, self._opening):  # the write first: it waits for the creation
-            if work is not None and not work.cancel():
-                futures.wait([work])
+        """Close and remove the staging file. A creation still queued never happens; one under
+        way (a single ``open``) is waited for, so nothing is left once this returns."""
+        if self._opening is not None and not self._opening.cancel():
+            futures.wait([self._opening])
         if self._file is not None and not self._file.closed:
             self._file.close()
         self._memory = None

@@ -67,7 +67,6 @@ class S3BlobStore:
         digests = blob.digests
         assert digests is not None, "finish() the blob before committing it"
         key = self._key(digests.sha256)
-        await blob.written()
         try:
             if digests.size <= PART_SIZE:
                 data = await anyio.to_thread.run_sync(blob.path.read_bytes)

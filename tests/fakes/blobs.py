@@ -26,7 +26,6 @@ class MemoryBlobStore:
 
     async def commit(self, blob: IncomingBlob) -> None:
         assert blob.digests is not None
-        await blob.written()
         self.blobs.setdefault(blob.digests.sha256, blob.path.read_bytes())
         self.modified[blob.digests.sha256] = time.time()
         blob.discard()

@@ -127,7 +127,7 @@ def _contents(source: Path | BinaryIO) -> bytes:
     return source.read_bytes() if isinstance(source, Path) else source.read()
 
 
-async def test_a_small_blob_is_finished_and_read_from_memory_while_its_file_is_written(store: BlobStore) -> None:
+async def test_a_small_blob_is_finished_on_the_event_loop_and_read_from_memory(store: BlobStore) -> None:
     blob = store.incoming()
     await blob.write(b"read ")
     await blob.write(b"me")
@@ -143,8 +143,7 @@ async def test_a_small_blob_is_finished_and_read_from_memory_while_its_file_is_w
     assert digests.blake2_256 == hashlib.blake2b(b"read me", digest_size=32).hexdigest()
     assert await blob.read(read) == b"read me"
     assert reads == [(reads[0][0], False)] and reads[0][0] != threading.get_ident()  # not quick: a thread
-    await blob.written()  # in the background meanwhile
-    assert blob.path.read_bytes() == b"read me"
+    assert blob.path.read_bytes() == b"read me"  # written when finished
     await store.commit(blob)
     assert await _read(store, digests.sha256, 0, 7) == b"read me"
 
@@ -162,7 +161,7 @@ async def test_a_quick_read_of_a_small_blob_stays_on_the_event_loop(store: BlobS
     loop = threading.get_ident()
     assert await blob.read(lambda source: (threading.get_ident(), _contents(source)), quick=quick) == (loop, b"tiny")
     assert seen == [b"tiny"]
-    blob.discard()  # while its file may still be being written: nothing is left
+    blob.discard()
     assert not blob.path.exists()
 
 
@@ -208,7 +207,6 @@ async def test_a_staging_file_appears_with_its_first_bytes(store: BlobStore) -> 
     blob = store.incoming()
     assert not blob.path.exists()  # nothing on disk for an upload that sent nothing yet
     await blob.finish()
-    await blob.written()
     assert blob.path.read_bytes() == b"" and blob.digests is not None and blob.digests.size == 0
     blob.discard()
 
@@ -217,8 +215,7 @@ async def test_stale_staging_files_are_swept(store: BlobStore) -> None:
     stale, fresh = store.incoming(), store.incoming()
     for blob in (stale, fresh):
         await blob.finish()  # staged, not yet committed
-        await blob.written()
-    hour_ago = time.time() - 7200
+        hour_ago = time.time() - 7200
     os.utime(stale.path, (hour_ago, hour_ago))
     assert await store.sweep_staging(3600) == 1
     assert not stale.path.exists() and fresh.path.exists()
@@ -296,7 +293,6 @@ async def test_staging_files_of_a_process_that_is_gone_are_swept_at_any_age(stor
     orphan.write_bytes(b"half an upload of a killed process")
     live = store.incoming()  # this process's own, young: kept
     await live.finish()
-    await live.written()
     assert await store.sweep_staging(3600) >= 1
     assert not orphan.exists() and live.path.exists()
     live.discard()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import sqlite3
 import time
@@ -177,20 +176,6 @@ def _run(connection: sqlite3.Connection, sql: str, args: list[Any]) -> tuple[Any
 # number of writers. Reads outside a write transaction run on the connection's thread: they may
 # be long (a root page of every project), and there they do not stop the loop.
 _holding: weakref.WeakSet[aiosqlite.Connection] = weakref.WeakSet()
-# The write transaction the current task holds, and its connection: its statements go straight
-# to that connection, past ``databases``' bookkeeping of which connection a task uses (a lock, a
-# counter and a map per statement: a large part of an indexed write's cost on the loop's thread).
-# Other tasks, including those the holder starts, go through ``databases`` as before.
-_held: contextvars.ContextVar[tuple[asyncio.Task[Any] | None, aiosqlite.Connection] | None] = contextvars.ContextVar(
-    "qarion_sqlite_held", default=None
-)
-
-
-def _held_connection() -> aiosqlite.Connection | None:
-    held = _held.get()
-    if held is None or held[0] is not asyncio.current_task():
-        return None
-    return held[1]
 
 
 async def _execute(
@@ -231,21 +216,18 @@ class ImmediateTransaction(SQLiteTransaction):
         self._is_root = is_root
         if is_root:
             await self._writers.begin(self._connection.raw_connection)
-            _held.set((asyncio.current_task(), self._connection.raw_connection))
         else:
             self._savepoint_name = f"QARION_SAVEPOINT_{uuid.uuid4().hex}"
             await self._statement(f"SAVEPOINT {self._savepoint_name}")
 
     async def commit(self) -> None:
         if self._is_root:
-            _held.set(None)
             await self._writers.end(self._connection.raw_connection, "COMMIT")
         else:
             await self._statement(f"RELEASE SAVEPOINT {self._savepoint_name}")
 
     async def rollback(self) -> None:
         if self._is_root:
-            _held.set(None)
             await self._writers.end(self._connection.raw_connection, "ROLLBACK")
         else:
             await self._statement(f"ROLLBACK TO SAVEPOINT {self._savepoint_name}")
@@ -361,20 +343,15 @@ class SQLiteEngine:
         self, query: ClauseElement, params: Params | None = None, *, quick: bool = False
     ) -> list[dict[str, Any]]:
         compiled, args = self._statements.of(query, params)
-        description, rows, _ = await self._run(compiled.sql, args, quick)
+        async with self._db.connection() as connection:  # the task's own, or its transaction's
+            description, rows, _ = await _execute(connection.raw_connection, compiled.sql, args, quick=quick)
         return compiled.rows(rows, [column[0] for column in description or ()])
 
     async def execute(self, query: ClauseElement, params: Params | None = None) -> int:
         compiled, args = self._statements.of(query, params)
-        _, _, count = await self._run(compiled.sql, args, False)
+        async with self._db.connection() as connection:
+            _, _, count = await _execute(connection.raw_connection, compiled.sql, args)
         return max(count, 0)
-
-    async def _run(self, sql: str, args: list[Any], quick: bool) -> tuple[Any, list[Any], int]:
-        held = _held_connection()
-        if held is not None:
-            return await _execute(held, sql, args)
-        async with self._db.connection() as connection:  # the task's own, or its transaction's
-            return await _execute(connection.raw_connection, sql, args, quick=quick)
 
 
 @contextlib.asynccontextmanager

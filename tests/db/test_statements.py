@@ -57,6 +57,24 @@ async def test_a_statement_built_once_binds_each_calls_values(db: Database) -> N
     assert sorted(row["username"] for row in admins) == ["ann", "bob"]
 
 
+async def test_a_transaction_reads_its_own_writes_and_keeps_them_or_none(db: Database) -> None:
+    async with db.transaction():
+        await db.insert(t.users, user("ann"))
+        assert await db.fetch_val(BY_NAME, {"name": "ann"}) == "ann"
+        assert await db.execute(PROMOTE, {"name": "ann", "admin": True}) == 1
+    seen = await asyncio.create_task(db.fetch_one(BY_NAME, {"name": "ann"}))  # another task, after the commit
+    assert seen is not None and seen["is_admin"] is True
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await db.insert(t.users, user("bob"))
+            raise RuntimeError("undo")
+    assert await db.fetch_val(BY_NAME, {"name": "bob"}) is None
+    async with db.transaction():  # the next transaction starts clean
+        assert await db.fetch_val(BY_NAME, {"name": "bob"}) is None
+        await db.insert(t.users, user("bob"))
+    assert await db.fetch_val(BY_NAME, {"name": "bob"}) == "bob"
+
+
 async def test_inserts_take_any_set_of_columns_and_refuse_duplicates(db: Database) -> None:
     await db.insert(t.users, user("ann"))
     await db.insert(t.users, {"id": "bob", "username": "bob", "created_at": utcnow()})  # is_admin's default

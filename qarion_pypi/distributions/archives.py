@@ -2,7 +2,8 @@
 
 Every read is bounded: members are checked for unsafe paths and compression methods, and the
 total uncompressed size is capped relative to the archive's own size (zip and gzip bombs).
-These functions block; callers run them in a worker thread.
+These functions block; callers run them in a worker thread, except the read of a small wheel
+still in memory that ``quick_to_read`` bounds, which costs less than the trip to a thread.
 """
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ async def test_stale_staging_files_are_swept(store: BlobStore) -> None:
     stale, fresh = store.incoming(), store.incoming()
     for blob in (stale, fresh):
         await blob.finish()  # staged, not yet committed
-        hour_ago = time.time() - 7200
+    hour_ago = time.time() - 7200
     os.utime(stale.path, (hour_ago, hour_ago))
     assert await store.sweep_staging(3600) == 1
     assert not stale.path.exists() and fresh.path.exists()

@@ -15,10 +15,8 @@ upload of every round.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
-import os
 import secrets
 import socket
 import statistics
@@ -26,11 +24,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from compare_pypiserver import CACHE, PYPISERVER_VENV, make_repository, pypiserver, qarion, synthetic
-
-HERE = Path(__file__).resolve().parent
-PYPISERVER = "pypiserver"
+from upload_rounds import rounds_and_variants, target, wheels
 
 
 def request(host: str, path: str, user: str, password: str, wheel: Path) -> bytes:
@@ -92,13 +88,13 @@ def timed(connection: socket.socket, message: bytes) -> float:
     return elapsed
 
 
-def run(
-    base: str, warm: str, path: str, user: str, password: str, warm_up: list[Path], batch: list[Path]
-) -> list[float]:
-    host, port = base.removeprefix("http://").split(":")
-    warm_requests = [request(host, warm, user, password, wheel) for wheel in warm_up]
-    requests = [request(host, path, user, password, wheel) for wheel in batch]
-    with socket.create_connection((host, int(port))) as connection:
+def run(warm: str, timed_url: str, user: str, password: str, warm_up: list[Path], batch: list[Path]) -> list[float]:
+    """Each wheel's upload time, after the warm-up wheels, on one keep-alive connection."""
+    parsed = urlsplit(timed_url)
+    host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    warm_requests = [request(host, urlsplit(warm).path, user, password, wheel) for wheel in warm_up]
+    requests = [request(host, parsed.path, user, password, wheel) for wheel in batch]
+    with socket.create_connection((host, port)) as connection:
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for message in warm_requests:
             timed(connection, message)
@@ -106,44 +102,23 @@ def run(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=8)
-    parser.add_argument("--tree", action="append", type=Path, help="a checkout to run (repeatable)")
-    parser.add_argument("--no-pypiserver", action="store_true")
-    args = parser.parse_args()
-    variants = [str(tree.resolve()) for tree in args.tree or [HERE.parent]]
-    for tree in variants:
-        if not (Path(tree) / "qarion_pypi").is_dir():
-            raise SystemExit(f"{tree} has no qarion_pypi package")
-    if not args.no_pypiserver:
-        if not (PYPISERVER_VENV / "bin" / "gunicorn").exists():
-            raise SystemExit(f"create {PYPISERVER_VENV} first (see benchmarks/README.md), or pass --no-pypiserver")
-        variants.append(PYPISERVER)
-    payload = os.urandom(100 * 1024)
-    batch = synthetic(CACHE / "batch", [f"batch-{i:02d}" for i in range(50)], payload=payload)
-    warm_up = synthetic(CACHE / "warm", [f"warm-{i}" for i in range(5)], payload=payload)
+    rounds, variants = rounds_and_variants(__doc__)
+    batch, warm_up = wheels()
     seconds: dict[str, list[float]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="qarion-latency-") as scratch_dir:
-        for round_ in range(args.rounds):
+        for round_ in range(rounds):
             for index, variant in enumerate(variants):
                 scratch = Path(scratch_dir) / f"{round_}-{index}"
                 scratch.mkdir()
-                if variant == PYPISERVER:
-                    with pypiserver(scratch) as (base, _):
-                        seconds[variant] += run(base, "/", "/", "any", "any", warm_up, batch)
-                    continue
-                with qarion(scratch / "data", {}, tree=Path(variant)) as (base, key, _):
-                    warm, path = (make_repository(base, key, slug)[1] + "/legacy/" for slug in ("warm", "timed"))
-                    seconds[variant] += run(base, warm, path, "__token__", key, warm_up, batch)
+                with target(variant, scratch) as (warm, timed_url, user, password, _):
+                    seconds[variant] += run(warm, timed_url, user, password, warm_up, batch)
             medians = ", ".join(f"{statistics.median(seconds[v][-len(batch) :]) * 1000:.2f} ms" for v in variants)
             print(f"round {round_ + 1}: {medians}", flush=True)
     print("| variant | median per upload | 10th percentile |")
     print("| --- | --- | --- |")
     for variant, values in seconds.items():
-        ordered = sorted(values)
-        print(
-            f"| {variant} | {statistics.median(values) * 1000:.2f} ms | {ordered[len(ordered) // 10] * 1000:.2f} ms |"
-        )
+        median, tenth = statistics.median(values), sorted(values)[len(values) // 10]
+        print(f"| {variant} | {median * 1000:.2f} ms | {tenth * 1000:.2f} ms |")
     return 0
 
 

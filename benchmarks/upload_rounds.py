@@ -71,19 +71,21 @@ def _children(pid: int) -> list[int]:
 
 
 @contextmanager
-def target(variant: str, scratch: Path) -> Iterator[tuple[str, str, str, int]]:
-    """(warm-up URL, timed URL, password, server pid) of a fresh server for ``variant``."""
+def target(variant: str, scratch: Path) -> Iterator[tuple[str, str, str, str, int]]:
+    """(warm-up URL, timed URL, user, password, server pid) of a fresh server for ``variant``."""
     if variant == PYPISERVER:
         with pypiserver(scratch) as (base, process):
-            yield base + "/", base + "/", "any", process.pid
+            yield base + "/", base + "/", "any", "any", process.pid
         return
     with qarion(scratch / "data", {}, tree=Path(variant)) as (base, key, process):
         warm, timed = (base + make_repository(base, key, slug)[1] + "/legacy/" for slug in ("warm", "timed"))
-        yield warm, timed, key, process.pid
+        yield warm, timed, "__token__", key, process.pid
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def rounds_and_variants(description: str | None) -> tuple[int, list[str]]:
+    """The command line shared with ``upload_latency.py``: how many rounds, and the variants (code
+    trees, then pypiserver unless left out)."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--tree", action="append", type=Path, help="a checkout to run (repeatable)")
     parser.add_argument("--no-pypiserver", action="store_true")
@@ -96,18 +98,27 @@ def main() -> int:
         if not (PYPISERVER_VENV / "bin" / "gunicorn").exists():
             raise SystemExit(f"create {PYPISERVER_VENV} first (see benchmarks/README.md), or pass --no-pypiserver")
         variants.append(PYPISERVER)
+    return args.rounds, variants
+
+
+def wheels() -> tuple[list[Path], list[Path]]:
+    """(the 50 timed wheels of 100 KiB, the five that warm a server up)."""
     payload = os.urandom(100 * 1024)
     batch = synthetic(CACHE / "batch", [f"batch-{i:02d}" for i in range(50)], payload=payload)
-    warm_up = synthetic(CACHE / "warm", [f"warm-{i}" for i in range(5)], payload=payload)
+    return batch, synthetic(CACHE / "warm", [f"warm-{i}" for i in range(5)], payload=payload)
+
+
+def main() -> int:
+    rounds, variants = rounds_and_variants(__doc__)
+    batch, warm_up = wheels()
     seconds: dict[str, list[float]] = {variant: [] for variant in variants}
     cpu_ms: dict[str, list[float]] = {variant: [] for variant in variants}
     with tempfile.TemporaryDirectory(prefix="qarion-rounds-") as scratch_dir:
-        for round_ in range(args.rounds):
+        for round_ in range(rounds):
             for index, variant in enumerate(variants):
                 scratch = Path(scratch_dir) / f"{round_}-{index}"
                 scratch.mkdir()
-                with target(variant, scratch) as (warm, timed, password, pid):
-                    user = "any" if variant == PYPISERVER else "__token__"
+                with target(variant, scratch) as (warm, timed, user, password, pid):
                     twine_upload(warm, warm_up, user, password)
                     before = cpu_seconds(pid)
                     seconds[variant].append(twine_upload(timed, batch, user, password))

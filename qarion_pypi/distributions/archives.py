@@ -97,8 +97,8 @@ def quick_to_read(data: bytes, dist: DistFilename) -> bool:
     sdist inflates its whole stream) is read in a thread, which also refuses what is malformed."""
     if dist.extension == ".tar.gz" or len(data) > _QUICK_BYTES:
         return False
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - _END.size - 0xFFFF))
-    if end < 0 or len(data) - end < _END.size:
+    end = _end_record(data, max(0, len(data) - _END.size - 0xFFFF))
+    if end is None:
         return False
     _, _, _, _, entries, _, position, _ = _END.unpack_from(data, end)
     if entries > _QUICK_MEMBERS:
@@ -183,8 +183,8 @@ def _zip_layout(handle: BinaryIO, size: int) -> int:
     head = handle.read(4)
     handle.seek(max(0, size - _END.size - 0xFFFF))
     tail = handle.read()
-    position = tail.rfind(b"PK\x05\x06")
-    if position < 0 or len(tail) - position < _END.size:
+    position = _end_record(tail)
+    if position is None:
         raise _invalid("not a valid ZIP archive.")
     if head != _LOCAL_HEADER:
         raise _invalid("the ZIP archive has data before its first member.")
@@ -198,6 +198,12 @@ def _zip_layout(handle: BinaryIO, size: int) -> int:
     if directory_offset + directory_size != starts:
         raise _invalid("the ZIP archive's central directory is not where its end record says.")
     return int(entries)
+
+
+def _end_record(data: bytes, start: int = 0) -> int | None:
+    """Where the last end-of-central-directory record in ``data[start:]`` begins, if it is whole."""
+    position = data.rfind(b"PK\x05\x06", start)
+    return position if position >= 0 and len(data) - position >= _END.size else None
 
 
 def _zip64_end(handle: BinaryIO, end_at: int) -> tuple[int, int, int, int]:

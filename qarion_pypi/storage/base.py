@@ -41,6 +41,7 @@ _HASHING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qarion-hash")
 # still whole in memory: it is finished, and can be read, without a trip to a worker thread and
 # back (on a virtual machine whose idle CPUs sleep, 0.3-0.7 ms each).
 _IN_MEMORY_UP_TO = 256 * 1024
+assert _IN_MEMORY_UP_TO < _FLUSH_AT  # a blob that small was never flushed: its bytes are pending
 # Creating a file or a directory and syncing a file wait on the disk (a new inode costs up to
 # ~0.7 ms while the disk is busy writing); they run here, beside the request that needs them
 # later, instead of on its path: a staging file is created while its first bytes arrive, and
@@ -89,7 +90,6 @@ class IncomingBlob:
         self._pending: list[bytes] = []  # not yet written
         self._pending_size = 0
         self._unhashed: list[bytes] = []  # not yet hashed (the blob outgrew _IN_MEMORY_UP_TO)
-        self._flushed = False  # have bytes left memory for the file (so read it from there)?
         self._memory: bytes | None = None  # a small finished blob's bytes
         self.size = 0
         self._sha256 = hashlib.sha256()
@@ -120,7 +120,6 @@ class IncomingBlob:
         data = b"".join(self._pending)
         self._pending.clear()
         self._pending_size = 0
-        self._flushed = True
         self._hash(b"".join(self._unhashed), beside=True)
         self._unhashed.clear()
         with full_disk_refused():
@@ -172,7 +171,7 @@ class IncomingBlob:
         caller can check a published hash, or validate an upload, before any sync is waited
         for."""
         if self.digests is None:
-            if not self._flushed and not self._unhashed:
+            if self.size <= _IN_MEMORY_UP_TO:  # hashed as it arrived, every byte still pending
                 await self._finish_in_memory()
             else:
                 await anyio.to_thread.run_sync(self._finish_and_get_ready)
@@ -185,7 +184,6 @@ class IncomingBlob:
         self._memory = b"".join(self._pending)
         self._pending.clear()
         self._pending_size = 0
-        self._flushed = True
         with full_disk_refused():
             self._ensure_file()
             self._write(self._memory)
@@ -193,12 +191,6 @@ class IncomingBlob:
             self._file.flush()
         self.digests = self._digests()
         self._get_ready()
-
-    @property
-    def in_memory(self) -> bool:
-        """Finished with its bytes still in memory: ``read`` does not touch the file, which a
-        store may so place meanwhile."""
-        return self._memory is not None
 
     async def read(self, read: Callable[[Path | BinaryIO], T], *, quick: Callable[[bytes], bool] | None = None) -> T:
         """``read`` the finished blob: a small one from memory (on the event loop when ``quick``

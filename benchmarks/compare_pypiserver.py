@@ -151,12 +151,15 @@ def qarion(
 
 
 @contextmanager
-def pypiserver(root: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def pypiserver(root: Path, durable: bool = False) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """pypiserver in its best set-up; ``durable``: with uploads synced as Qarion syncs a blob
+    (``pypiserver_durable.py``)."""
     port = free_port()
-    factory = f"pypiserver:app(roots=[{str(root)!r}], backend_arg='cached-dir', authenticate=[], password_file='.')"
+    module = "pypiserver_durable" if durable else "pypiserver"
+    factory = f"{module}:app(roots=[{str(root)!r}], backend_arg='cached-dir', authenticate=[], password_file='.')"
     process = subprocess.Popen(
         [str(PYPISERVER_VENV / "bin" / "gunicorn"), "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", factory]
+         "--pythonpath", str(HERE), "--log-level", "warning", factory]
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/simple/")

@@ -8,9 +8,11 @@ fraction of a millisecond. Reported per variant: the median and the 10th percent
 upload of every round.
 
     .venv/bin/python benchmarks/upload_latency.py [--rounds 8] [--tree PATH ...] [--no-pypiserver]
+        [--durable-pypiserver]
 
 ``--tree`` names a checkout whose ``qarion_pypi`` the server runs (from that directory), e.g. a
-``git worktree`` of the previous release; without it, this checkout only.
+``git worktree`` of the previous release; without it, this checkout only. ``--durable-pypiserver``
+adds pypiserver with its uploads synced as Qarion syncs a blob (``pypiserver_durable.py``).
 """
 
 from __future__ import annotations

@@ -10,10 +10,12 @@ Reported per variant: the median twine time, and the server's CPU time (user and
 process and its children) per upload during the timed run.
 
     .venv/bin/python benchmarks/upload_rounds.py [--rounds 8] [--tree PATH ...] [--no-pypiserver]
+        [--durable-pypiserver]
 
 ``--tree`` names a checkout whose ``qarion_pypi`` the server runs (from that directory, so that its
 package comes first), e.g. a ``git worktree`` of the previous release; without it, this checkout
-only.
+only. ``--durable-pypiserver`` adds pypiserver with its uploads synced as Qarion syncs a blob (a
+temporary file synced, renamed into place, its directory synced: ``pypiserver_durable.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from compare_pypiserver import (
 
 HERE = Path(__file__).resolve().parent
 PYPISERVER = "pypiserver"
+PYPISERVER_DURABLE = "pypiserver-durable"  # uploads synced as a blob is (pypiserver_durable.py)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -73,8 +76,8 @@ def _children(pid: int) -> list[int]:
 @contextmanager
 def target(variant: str, scratch: Path) -> Iterator[tuple[str, str, str, str, int]]:
     """(warm-up URL, timed URL, user, password, server pid) of a fresh server for ``variant``."""
-    if variant == PYPISERVER:
-        with pypiserver(scratch) as (base, process):
+    if variant in (PYPISERVER, PYPISERVER_DURABLE):
+        with pypiserver(scratch, durable=variant == PYPISERVER_DURABLE) as (base, process):
             yield base + "/", base + "/", "any", "any", process.pid
         return
     with qarion(scratch / "data", {}, tree=Path(variant)) as (base, key, process):
@@ -89,6 +92,9 @@ def rounds_and_variants(description: str | None) -> tuple[int, list[str]]:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--tree", action="append", type=Path, help="a checkout to run (repeatable)")
     parser.add_argument("--no-pypiserver", action="store_true")
+    parser.add_argument(
+        "--durable-pypiserver", action="store_true", help="also pypiserver, its uploads synced (pypiserver_durable.py)"
+    )
     args = parser.parse_args()
     variants = [str(tree.resolve()) for tree in args.tree or [HERE.parent]]
     for tree in variants:
@@ -98,6 +104,8 @@ def rounds_and_variants(description: str | None) -> tuple[int, list[str]]:
         if not (PYPISERVER_VENV / "bin" / "gunicorn").exists():
             raise SystemExit(f"create {PYPISERVER_VENV} first (see benchmarks/README.md), or pass --no-pypiserver")
         variants.append(PYPISERVER)
+        if args.durable_pypiserver:
+            variants.append(PYPISERVER_DURABLE)
     return args.rounds, variants
 
 

@@ -39,6 +39,8 @@ _PRAGMAS = (
     # No checkpoint inside a COMMIT, which runs on the event loop (``Writers``): the pool starts
     # them in the background instead.
     "PRAGMA wal_autocheckpoint=0",
+    # A WAL that grew in a burst is cut back to this when it starts over.
+    f"PRAGMA journal_size_limit={64 * 1024 * 1024}",
 )
 BUSY_RETRY_AFTER = 2  # seconds a client is told to wait when the write lock stayed taken
 # Writes of this process (statements or transactions that changed rows) between two checkpoints
@@ -134,19 +136,39 @@ class PooledSQLitePool:
             self._checkpointing = asyncio.create_task(self._checkpoint())
 
     async def _checkpoint(self) -> None:
-        """Copy the WAL's committed pages into the database file, on a connection's own thread.
-        PASSIVE: it waits for no reader or writer, so writers go on meanwhile (and the WAL
-        starts over once a checkpoint has caught up with it)."""
+        """Copy the WAL's committed pages into the database file, on a connection's own thread:
+        first PASSIVE, writers going on meanwhile; then what they wrote meanwhile, while they
+        wait (``_catch_up``).
+
+        A WAL is started over only by a write that begins after a checkpoint has copied all of
+        it, which one that writers keep adding to never has: under a steady stream of uploads
+        the WAL grew by every write (1.3 GB after 12,000 uploads, the database 24 MB), and every
+        page read searched more of it."""
         try:
             connection = await self.acquire()
             try:
                 await _execute(connection, "PRAGMA wal_checkpoint(PASSIVE)", [])
+                await self._catch_up(connection)
             finally:
                 await self.release(connection)
         except Exception:  # the next one catches up; the WAL only grows meanwhile
             log.warning("could not checkpoint the WAL", exc_info=True)
         finally:
             self._checkpointing = None
+
+    async def _catch_up(self, connection: aiosqlite.Connection) -> None:
+        """Checkpoint the rest while a write transaction on another connection holds this
+        process's writers' turn and SQLite's write lock (other processes' writers wait too): a
+        few pages and one sync, after which the next write starts the WAL over."""
+        holder = await self.acquire()
+        try:
+            await self.writers.begin(holder)
+            try:
+                await _execute(connection, "PRAGMA wal_checkpoint(PASSIVE)", [])
+            finally:
+                await self.writers.end(holder, "ROLLBACK")
+        finally:
+            await self.release(holder)
 
     async def close(self) -> None:
         if self._checkpointing is not None:  # finished before its connection closes

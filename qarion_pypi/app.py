@@ -33,7 +33,7 @@ from qarion_pypi.repositories import settings as repository_settings
 from qarion_pypi.repositories.builder import RepositoryBuilder
 from qarion_pypi.scanning import blocking, scans
 from qarion_pypi.services.accounts import users
-from qarion_pypi.services.catalog import retention
+from qarion_pypi.services.catalog import retention, uploads
 from qarion_pypi.services.imports import importer
 from qarion_pypi.simple.cache import PageCache
 from qarion_pypi.storage import BlobStore, configured_store
@@ -57,7 +57,7 @@ async def _upgrade_to_3(db: Database) -> None:
 
 
 # Data changes that come with a schema version (run once when an older database is opened).
-SCHEMA_UPGRADES = {3: _upgrade_to_3}
+SCHEMA_UPGRADES = {3: _upgrade_to_3, 8: uploads.fill_in_canonical_versions}
 # What every repository passes through on its way to package clients, in order.
 REPOSITORY_WRAPPERS = (blocking.wrap, cooldown.wrap)
 

@@ -37,7 +37,7 @@ def grouped(rows: list[Row], keys: list[str], key: str, value: str) -> dict[str,
     return result
 
 
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 # Columns later versions added to tables that already existed: (version, table, column).
 # New tables need nothing here: create_schema creates whatever is missing.
 ADDED_COLUMNS = [
@@ -66,6 +66,7 @@ ADDED_COLUMNS = [
     ("6", "packages", "status_reason"),
     ("6", "files", "promoted_from"),
     ("6", "repositories", "cooldown"),
+    ("8", "files", "canonical_version"),
 ]
 
 

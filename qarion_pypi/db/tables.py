@@ -228,6 +228,10 @@ files = sa.Table(
     _fk("package_id", "packages.id"),
     sa.Column("filename", sa.String(255), nullable=False),
     sa.Column("version", sa.Text, nullable=False),
+    # The release it belongs to: the version as PEP 440 compares it ("1.0", "1.0.0" and "01.0"
+    # are all "1"), so one release's files are an index lookup (``filenames.canonical_version``).
+    # NULL only in a database of schema 7 until its upgrade has filled it in.
+    sa.Column("canonical_version", sa.Text, nullable=True),
     sa.Column("distribution_type", sa.String(16), nullable=False),
     sa.Column("python_version", sa.Text, nullable=False, default=""),
     sa.Column("requires_python", sa.Text, nullable=True),
@@ -418,7 +422,7 @@ retention_rules = sa.Table(
 sa.Index("ix_audit_time", audit_events.c.occurred_at)
 sa.Index("ix_proxy_files_blob", proxy_files.c.blob_sha256)
 sa.Index("ix_proxy_files_metadata_sha256", proxy_files.c.metadata_sha256)
-sa.Index("ix_files_package", files.c.package_id)
+sa.Index("ix_files_package_version", files.c.package_id, files.c.canonical_version)
 sa.Index("ix_files_sha256", files.c.sha256)
 sa.Index("ix_files_metadata_sha256", files.c.metadata_sha256)
 sa.Index("ix_space_members_user", space_members.c.user_id)

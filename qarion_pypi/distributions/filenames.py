@@ -11,6 +11,7 @@ from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
+    canonicalize_version,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -56,6 +57,13 @@ class DistFilename:
         if self.distribution_type == "sdist":
             return "source"
         return ".".join(sorted({tag.interpreter for tag in self.tags}))
+
+
+def canonical_version(version: Version | str) -> str:
+    """A version as PEP 440 compares it, which tells releases apart: every spelling that compares
+    equal has the same one ("1.0", "1.0.0" and "01.0" are all "1"; local labels and pre, post and
+    dev parts are kept). Text that is no valid version stays as it is."""
+    return canonicalize_version(version)
 
 
 def parse_dist_filename(filename: str) -> DistFilename:

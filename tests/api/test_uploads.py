@@ -211,6 +211,21 @@ CASES: dict[str, Case] = {
         "Only one sdist may be uploaded per release",
         setup=_upload_first(GOOD_SDIST, SDIST),
     ),
+    # one release however its version is spelled: "1.0.0" is "1.0"
+    "same-wheel-other-spelling": Case(
+        "demo-1.0.0-py3-none-any.whl",
+        d.wheel(version="1.0.0"),
+        400,
+        "A wheel for the same release, build and tags already exists: 'demo-1.0-py3-none-any.whl'",
+        setup=_upload_first(GOOD_WHEEL),
+    ),
+    "second-sdist-other-spelling": Case(
+        "demo-1.0.0.tar.gz",
+        d.sdist(version="1.0.0"),
+        400,
+        "Only one sdist may be uploaded per release",
+        setup=_upload_first(GOOD_SDIST, SDIST),
+    ),
     "filename-reuse": Case(
         WHEEL, d.wheel(salt="new"), 400, "This filename has already been used", setup=_upload_then_delete
     ),

@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import sqlalchemy as sa
-from packaging.version import Version
 
 from qarion_pypi.auth.permissions import Permission, effective_permission, require
 from qarion_pypi.auth.principal import PUBLISHER, Principal
 from qarion_pypi.context import Context
 from qarion_pypi.db import Row
 from qarion_pypi.db import tables as t
+from qarion_pypi.db.database import Database
 from qarion_pypi.db.ids import new_id
 from qarion_pypi.db.types import utcnow
 from qarion_pypi.distributions import rules
 from qarion_pypi.distributions.archives import ArchiveLimits, quick_to_read, read_core_metadata
-from qarion_pypi.distributions.filenames import DistFilename, parse_dist_filename
+from qarion_pypi.distributions.filenames import DistFilename, canonical_version, parse_dist_filename
 from qarion_pypi.distributions.metadata import CoreMetadata, parse_core_metadata
 from qarion_pypi.errors import BadRequest, Conflict
 from qarion_pypi.jobs.queue import JobRecord
@@ -237,9 +237,10 @@ _REUSED = sa.select(t.filename_registry.c.filename).where(
     t.filename_registry.c.repository_id == sa.bindparam("repository_id"),
     t.filename_registry.c.filename == sa.bindparam("filename"),
 )
-# By the package's id (a unique index), then its files (an index): cheap however large the
-# repository, whatever the planner believes about its size.
-_SAME_KIND = sa.select(t.files.c.filename, t.files.c.version).where(
+# One release's files of one kind: the package by its unique index, then its files by
+# (package, canonical version). However many releases a project has, the check reads only this
+# one's files.
+_SAME_RELEASE = sa.select(t.files.c.filename).where(
     t.files.c.package_id
     == sa.select(t.packages.c.id)
     .where(
@@ -247,6 +248,7 @@ _SAME_KIND = sa.select(t.files.c.filename, t.files.c.version).where(
         t.packages.c.normalized_name == sa.bindparam("name"),
     )
     .scalar_subquery(),
+    t.files.c.canonical_version == sa.bindparam("version"),
     t.files.c.distribution_type == sa.bindparam("distribution_type"),
 )
 
@@ -256,12 +258,13 @@ async def check_state(ctx: Context, repository_id: str, dist: DistFilename) -> N
     reused = await ctx.db.fetch_one(_REUSED, {"repository_id": repository_id, "filename": dist.filename}, quick=True)
     if reused is not None:
         raise BadRequest("This filename has already been used, use a different version.")
-    same_kind = await ctx.db.fetch_all(
-        _SAME_KIND,
-        {"repository_id": repository_id, "name": dist.name, "distribution_type": dist.distribution_type},
-        quick=True,  # one release's files: a project has a few hundred
-    )
-    release = [row["filename"] for row in same_kind if Version(row["version"]) == dist.version]
+    params = {
+        "repository_id": repository_id,
+        "name": dist.name,
+        "version": canonical_version(dist.version),
+        "distribution_type": dist.distribution_type,
+    }
+    release = [row["filename"] for row in await ctx.db.fetch_all(_SAME_RELEASE, params, quick=True)]
     if dist.distribution_type == "sdist" and release:
         raise BadRequest("Only one sdist may be uploaded per release.")
     # Filenames differ for one wheel written "Demo-1.0", "demo-1.0.0" or "demo-01.0": compare
@@ -323,6 +326,7 @@ def _file_row(
         "package_id": package["id"],
         "filename": dist.filename,
         "version": str(metadata.version),
+        "canonical_version": canonical_version(metadata.version),
         "distribution_type": dist.distribution_type,
         "python_version": dist.python_tag,
         "requires_python": metadata.requires_python,
@@ -349,3 +353,17 @@ def _file_row(
         "scan_max_severity": None,
         "scan_finding_count": 0,
     }
+
+
+_UNFILLED = sa.select(t.files.c.id, t.files.c.version).where(t.files.c.canonical_version.is_(None))
+_FILL = (
+    t.files.update().where(t.files.c.id == sa.bindparam("file_id")).values(canonical_version=sa.bindparam("canonical"))
+)
+
+
+async def fill_in_canonical_versions(db: Database) -> None:
+    """Schema 8: each stored file's canonical version, which ``check_state`` looks its release up
+    by; the index on the package alone gives way to the one on (package, canonical version)."""
+    for row in await db.fetch_all(_UNFILLED):
+        await db.execute(_FILL, {"file_id": row["id"], "canonical": canonical_version(row["version"])})
+    await db.execute(sa.text("DROP INDEX IF EXISTS ix_files_package"))

@@ -355,7 +355,12 @@ def _file_row(
     }
 
 
-_UNFILLED = sa.select(t.files.c.id, t.files.c.version).where(t.files.c.canonical_version.is_(None))
+_UNFILLED = (
+    sa.select(t.files.c.id, t.files.c.version)
+    .where(t.files.c.id > sa.bindparam("after"), t.files.c.canonical_version.is_(None))
+    .order_by(t.files.c.id)
+    .limit(1000)
+)
 _FILL = (
     t.files.update().where(t.files.c.id == sa.bindparam("file_id")).values(canonical_version=sa.bindparam("canonical"))
 )
@@ -363,7 +368,11 @@ _FILL = (
 
 async def fill_in_canonical_versions(db: Database) -> None:
     """Schema 8: each stored file's canonical version, which ``check_state`` looks its release up
-    by; the index on the package alone gives way to the one on (package, canonical version)."""
-    for row in await db.fetch_all(_UNFILLED):
-        await db.execute(_FILL, {"file_id": row["id"], "canonical": canonical_version(row["version"])})
+    by, a thousand files at a time in the order of their ids; the index on the package alone
+    gives way to the one on (package, canonical version)."""
+    after = ""
+    while rows := await db.fetch_all(_UNFILLED, {"after": after}):
+        for row in rows:
+            await db.execute(_FILL, {"file_id": row["id"], "canonical": canonical_version(row["version"])})
+        after = rows[-1]["id"]
     await db.execute(sa.text("DROP INDEX IF EXISTS ix_files_package"))

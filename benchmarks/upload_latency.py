@@ -23,12 +23,11 @@ import secrets
 import socket
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from upload_rounds import rounds_and_variants, target, wheels
+from upload_rounds import rounds_and_variants, servers, wheels
 
 
 def request(host: str, path: str, user: str, password: str, wheel: Path) -> bytes:
@@ -107,13 +106,9 @@ def main() -> int:
     rounds, variants = rounds_and_variants(__doc__)
     batch, warm_up = wheels()
     seconds: dict[str, list[float]] = {variant: [] for variant in variants}
-    with tempfile.TemporaryDirectory(prefix="qarion-latency-") as scratch_dir:
-        for round_ in range(rounds):
-            for index, variant in enumerate(variants):
-                scratch = Path(scratch_dir) / f"{round_}-{index}"
-                scratch.mkdir()
-                with target(variant, scratch) as (warm, timed_url, user, password, _):
-                    seconds[variant] += run(warm, timed_url, user, password, warm_up, batch)
+    for round_, variant, (warm, timed_url, user, password, _) in servers(rounds, variants):
+        seconds[variant] += run(warm, timed_url, user, password, warm_up, batch)
+        if variant == variants[-1]:
             medians = ", ".join(f"{statistics.median(seconds[v][-len(batch) :]) * 1000:.2f} ms" for v in variants)
             print(f"round {round_ + 1}: {medians}", flush=True)
     print("| variant | median per upload | 10th percentile |")

@@ -116,21 +116,29 @@ def wheels() -> tuple[list[Path], list[Path]]:
     return batch, synthetic(CACHE / "warm", [f"warm-{i}" for i in range(5)], payload=payload)
 
 
-def main() -> int:
-    rounds, variants = rounds_and_variants(__doc__)
-    batch, warm_up = wheels()
-    seconds: dict[str, list[float]] = {variant: [] for variant in variants}
-    cpu_ms: dict[str, list[float]] = {variant: [] for variant in variants}
+def servers(rounds: int, variants: list[str]) -> Iterator[tuple[int, str, tuple[str, str, str, str, int]]]:
+    """(round, variant, ``target``'s server) for every variant in every round, in that order: a
+    fresh server each time, in a scratch directory of its own (shared with ``upload_latency.py``)."""
     with tempfile.TemporaryDirectory(prefix="qarion-rounds-") as scratch_dir:
         for round_ in range(rounds):
             for index, variant in enumerate(variants):
                 scratch = Path(scratch_dir) / f"{round_}-{index}"
                 scratch.mkdir()
-                with target(variant, scratch) as (warm, timed, user, password, pid):
-                    twine_upload(warm, warm_up, user, password)
-                    before = cpu_seconds(pid)
-                    seconds[variant].append(twine_upload(timed, batch, user, password))
-                    cpu_ms[variant].append((cpu_seconds(pid) - before) / len(batch) * 1000)
+                with target(variant, scratch) as server:
+                    yield round_, variant, server
+
+
+def main() -> int:
+    rounds, variants = rounds_and_variants(__doc__)
+    batch, warm_up = wheels()
+    seconds: dict[str, list[float]] = {variant: [] for variant in variants}
+    cpu_ms: dict[str, list[float]] = {variant: [] for variant in variants}
+    for round_, variant, (warm, timed, user, password, pid) in servers(rounds, variants):
+        twine_upload(warm, warm_up, user, password)
+        before = cpu_seconds(pid)
+        seconds[variant].append(twine_upload(timed, batch, user, password))
+        cpu_ms[variant].append((cpu_seconds(pid) - before) / len(batch) * 1000)
+        if variant == variants[-1]:
             print(f"round {round_ + 1}: " + ", ".join(f"{seconds[v][-1]:.3f} s" for v in variants), flush=True)
     report = {
         variant: {
